@@ -1,0 +1,7 @@
+"""llmkit: pretrain, fine-tune, chat with and evaluate language models on the Hugging Face stack.
+
+Importing llmkit is cheap: torch and transformers are imported by the functions that need them,
+so that `llmkit --help` answers at once.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,198 @@
+"""The `llmkit` command: one thin function per command (flags -> config -> workflow.run -> summary).
+
+Heavy libraries are imported inside the commands, so `llmkit --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from llmkit.errors import LlmkitError
+
+app = typer.Typer(help="llmkit: pretrain, fine-tune and chat with language models, offline first.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+recipes_app = typer.Typer(help="List and inspect the shipped recipes.", invoke_without_command=True)
+app.add_typer(recipes_app, name="recipes")
+
+_state = {"debug": False}
+
+SetOption = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override any recipe key, e.g. --set train.lr=1e-4 (repeatable).")]
+RecipeOption = Annotated[str | None, typer.Option("--recipe", "-r", help="Recipe name or YAML path.")]
+OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="Output folder.")]
+OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty output folder.")]
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False) -> None:
+    _state["debug"] = debug
+
+
+def _job_config(job: str, recipe: str | None, flags: dict[str, Any], sets: list[str] | None) -> Any:
+    """defaults < recipe < explicit flags < --set, validated against the job's dataclass."""
+    from llmkit.config import JOBS, build_config, parse_set_overrides, set_dotted
+    from llmkit.recipes import resolve
+
+    layers: list[dict[str, Any]] = []
+    source = "flags"
+    if recipe:
+        found = resolve(recipe, job=job)
+        layers.append(found.load())
+        source = f"recipe {found.path}"
+    explicit: dict[str, Any] = {}
+    for key, value in flags.items():
+        if value is not None:
+            set_dotted(explicit, key, value)
+    layers += [explicit, parse_set_overrides(sets or [])]
+    return build_config(JOBS[job], *layers, source=source)
+
+
+@app.command()
+def finetune(
+    method: Annotated[str | None, typer.Option("--method", "-m", help="Method: lora (see `llmkit methods`).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Base model folder or Hub id "
+                                              "(default: llmkit's built-in base).")] = None,
+    data: Annotated[str | None, typer.Option("--data", help="Training data file or folder "
+                                             "(default: built-in bilingual demo tasks).")] = None,
+    eval_data: Annotated[str | None, typer.Option("--eval-data", help="Held-out data for exact match.")] = None,
+    recipe: RecipeOption = None,
+    output: OutputOption = None,
+    overwrite: OverwriteOption = False,
+    epochs: Annotated[float | None, typer.Option("--epochs", help="Training epochs.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Examples per device per step.")] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps.")] = None,
+    report_to: Annotated[str | None, typer.Option("--report-to", help="e.g. tensorboard.")] = None,
+    trust_remote_code: Annotated[bool | None, typer.Option(
+        "--trust-remote-code", help="Run code shipped with the model (only for sources you trust).")] = None,
+    set_: SetOption = None,
+) -> None:
+    """Fine-tune a causal LM on chat data; with no arguments, LoRA on the built-in demo."""
+    cfg = _job_config("finetune", recipe, {
+        "method": method, "model.path": model, "data.path": data, "data.eval_path": eval_data,
+        "output": str(output) if output else None, "overwrite": overwrite or None, "train.epochs": epochs,
+        "train.lr": lr, "train.batch_size": batch_size, "train.max_steps": max_steps,
+        "train.report_to": [report_to] if report_to else None, "model.trust_remote_code": trust_remote_code,
+    }, set_)
+    from llmkit.workflows import finetune as workflow
+
+    workflow.run(cfg)
+
+
+@app.command()
+def pretrain(
+    recipe: RecipeOption = None,
+    data: Annotated[list[str] | None, typer.Option("--data", help="Corpus files or folders (repeatable).")] = None,
+    output: OutputOption = None,
+    overwrite: OverwriteOption = False,
+    set_: SetOption = None,
+) -> None:
+    """Pretrain a small LLaMA-architecture LM from scratch (tokenizer included)."""
+    cfg = _job_config("pretrain", recipe, {
+        "corpus.path": data, "output": str(output) if output else None, "overwrite": overwrite or None,
+    }, set_)
+    from llmkit.workflows import pretrain as workflow
+
+    workflow.run(cfg)
+
+
+@app.command()
+def merge(
+    adapter: Annotated[str, typer.Argument(help="Adapter folder written by `llmkit finetune`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the merged model.")],
+    base: Annotated[str | None, typer.Option("--base", help="Base model (default: the adapter's).")] = None,
+    overwrite: OverwriteOption = False,
+) -> None:
+    """Merge an adapter into its base model and save a standalone model."""
+    from llmkit import console
+    from llmkit.workflows.merge import merge_adapter
+
+    path = merge_adapter(adapter, output, base=base, overwrite=overwrite)
+    console.info(f"merged model saved to {path}")
+
+
+@app.command()
+def chat(
+    model: Annotated[str, typer.Argument(help="Model folder or Hub id (or an adapter folder).")],
+    adapter: Annotated[str | None, typer.Option("--adapter", help="Adapter folder to apply.")] = None,
+    prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="Ask once and exit.")] = None,
+    system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Longest answer.")] = 256,
+    temperature: Annotated[float, typer.Option("--temperature", help="0: greedy.")] = 0.0,
+    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code")] = False,
+) -> None:
+    """Chat with a model, streaming the answer; one-shot with --prompt, interactive otherwise."""
+    from llmkit.workflows.chat import ChatSession
+
+    session = ChatSession.load(model, adapter=adapter, system=system, max_new_tokens=max_new_tokens,
+                               temperature=temperature, trust_remote_code=trust_remote_code)
+    if prompt is not None:
+        session.ask(prompt)
+        return
+    session.interactive()
+
+
+@app.command()
+def methods() -> None:
+    """List the fine-tuning methods."""
+    from llmkit import console
+    from llmkit.tuning.methods import METHODS
+
+    console.info(console.table(["method", "what it trains", "paper"],
+                               [[m.name, m.help, m.paper] for m in METHODS.values()]))
+
+
+@recipes_app.callback()
+def recipes_list(ctx: typer.Context) -> None:
+    """List the shipped recipes, one line each."""
+    if ctx.invoked_subcommand:
+        return
+    from llmkit import console
+    from llmkit.recipes import all_recipes
+
+    console.info(console.table(["recipe", "description"],
+                               [[f"{r.job}/{r.name}", r.description] for r in all_recipes()]))
+
+
+@recipes_app.command("show")
+def recipes_show(name: Annotated[str, typer.Argument(help="Recipe name or path.")]) -> None:
+    """Print a recipe resolved over the defaults (every key, as the job will see it)."""
+    from llmkit import console
+    from llmkit.config import JOBS, build_config, to_yaml
+    from llmkit.recipes import resolve
+
+    found = resolve(name)
+    if found.job not in JOBS:
+        raise LlmkitError(f"recipe {name} is for {found.job!r}, which has no job config")
+    console.info(f"# {found.job}/{found.name} ({found.path})")
+    console.info(to_yaml(build_config(JOBS[found.job], found.load(), source=f"recipe {found.path}")).rstrip())
+
+
+@app.command()
+def env() -> None:
+    """Print versions, the device, bf16 support and bitsandbytes availability."""
+    from llmkit import console
+    from llmkit.environment import describe_environment
+
+    console.info(console.table(["item", "value"], [[k, v] for k, v in describe_environment().items()]))
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except LlmkitError as e:
+        if _state["debug"]:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except click.ClickException as e:  # bad flags: click's own one-line usage error
+        e.show()
+        sys.exit(2)
+    except click.Abort:  # Ctrl-C or Ctrl-D at a prompt
+        print("aborted", file=sys.stderr)
+        sys.exit(130)

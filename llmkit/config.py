@@ -1,0 +1,277 @@
+"""Typed job configurations, and how a recipe, flags and `--set` overrides become one.
+
+Precedence, lowest first: the dataclass defaults < the recipe YAML < explicit CLI flags < `--set a.b=c`.
+Every layer is a nested dict of plain values; `build_config` checks each key and type against the
+dataclasses before any model is loaded, so a typo fails in a second with the valid keys listed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import yaml
+
+from llmkit.errors import LlmkitError
+
+
+def _help(text: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
+    """A dataclass field whose one-line help text is shown by `llmkit recipes show` and in errors."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": text}, **kwargs)
+    return field(default=default, metadata={"help": text}, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------
+# Sections shared by the jobs
+
+
+@dataclass
+class ModelSection:
+    path: str | None = _help("Local model folder or Hub id. None: llmkit's built-in base model.", None)
+    trust_remote_code: bool = _help("Run model code shipped with the checkpoint (only for sources you trust).",
+                                    False)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = _help(
+        "Weights dtype. auto: bfloat16 on a GPU that supports it, float32 otherwise.", "auto")
+
+
+@dataclass
+class TrainSection:
+    epochs: float = _help("Passes over the training data (ignored when max_steps > 0).", 3.0)
+    max_steps: int = _help("Stop after this many optimizer steps; 0 means use epochs.", 0)
+    batch_size: int = _help("Examples per device per step.", 16)
+    grad_accum: int = _help("Gradient accumulation steps (global batch = batch_size x grad_accum x devices).", 1)
+    lr: float = _help("Peak learning rate.", 2e-4)
+    scheduler: str = _help("Learning-rate schedule (any transformers SchedulerType, e.g. cosine, linear).",
+                           "cosine")
+    warmup_ratio: float = _help("Fraction of steps spent warming up the learning rate.", 0.03)
+    weight_decay: float = _help("AdamW weight decay.", 0.0)
+    max_grad_norm: float = _help("Gradient clipping norm.", 1.0)
+    seed: int = _help("Random seed for data order, initialisation and dropout.", 42)
+    logging_steps: int = _help("Log loss every this many steps.", 10)
+    gradient_checkpointing: bool = _help("Recompute activations in backward to save memory.", False)
+    report_to: list[str] = _help("Extra loggers, e.g. [tensorboard]. Empty: only llmkit's own logs.", [])
+    num_workers: int = _help("DataLoader worker processes.", 0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Fine-tuning
+
+
+@dataclass
+class DataSection:
+    path: str | None = _help(
+        "JSON/JSONL/CSV/Parquet file or folder of them, alpaca or messages/sharegpt form. "
+        "None: llmkit's built-in bilingual demo tasks.", None)
+    format: Literal["auto", "alpaca", "messages", "sharegpt"] = _help(
+        "Record layout; auto detects it from the columns.", "auto")
+    eval_path: str | None = _help("Held-out file in the same form, for exact match before/after.", None)
+    max_length: int = _help("Tokens per example; longer ones are truncated (and counted in the log).", 512)
+    packing: bool = _help(
+        "Padding-free batches: concatenate examples without padding; attention never crosses examples.",
+        True)
+    system: str | None = _help("System prompt put before every conversation that has none.", None)
+    limit: int = _help("Use only the first N training examples (0: all).", 0)
+
+
+@dataclass
+class LoraSection:
+    r: int = _help("LoRA rank.", 16)
+    alpha: int = _help("LoRA scaling numerator (scale = alpha / r).", 32)
+    dropout: float = _help("Dropout on the LoRA input.", 0.05)
+    target: list[str] = _help(
+        "Module names to adapt; [auto] picks the model family's attention and MLP projections, "
+        "[all-linear] every linear layer but the output head.", ["auto"])
+
+
+@dataclass
+class EvalSection:
+    max_samples: int = _help("Held-out examples scored by exact match before and after training (0: none).",
+                             200)
+    max_new_tokens: int = _help("Tokens generated per answer when scoring.", 16)
+    batch_size: int = _help("Prompts generated at once when scoring.", 32)
+    before: bool = _help("Also score the base model before training (for the before/after table).", True)
+
+
+@dataclass
+class FinetuneConfig:
+    method: str = _help("Fine-tuning method (see `llmkit methods`).", "lora")
+    output: str | None = _help("Output folder. None: runs/finetune-<method>-<time>.", None)
+    overwrite: bool = _help("Replace a non-empty output folder.", False)
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    lora: LoraSection = field(default_factory=LoraSection)
+    train: TrainSection = field(default_factory=TrainSection)
+    eval: EvalSection = field(default_factory=EvalSection)
+
+
+# ----------------------------------------------------------------------------------------------
+# Pretraining
+
+
+@dataclass
+class CorpusSection:
+    path: list[str] = _help("Text files or folders (.txt, .jsonl, .parquet). Empty: the built-in corpus.", [])
+    text_column: str = _help("Column holding the text in JSONL/Parquet files.", "text")
+    builtin_documents: int = _help("Documents generated for the built-in corpus.", 30000)
+    validation_fraction: float = _help("Fraction of blocks held out for validation loss.", 0.02)
+    block_size: int = _help("Tokens per training block (documents are packed with EOS between).", 128)
+
+
+@dataclass
+class TokenizerSection:
+    path: str | None = _help("Reuse this tokenizer instead of training one.", None)
+    vocab_size: int = _help("Vocabulary size of the trained byte-level BPE tokenizer.", 4096)
+
+
+@dataclass
+class ArchSection:
+    type: Literal["llama"] = _help("Architecture of the model built from config.", "llama")
+    hidden_size: int = _help("Model width.", 192)
+    layers: int = _help("Transformer blocks.", 4)
+    heads: int = _help("Attention heads.", 3)
+    intermediate_size: int = _help("MLP width.", 512)
+    max_position_embeddings: int = _help("Longest sequence the model accepts.", 512)
+
+
+@dataclass
+class PretrainConfig:
+    output: str | None = _help("Output folder. None: runs/pretrain-<arch>-<time>.", None)
+    overwrite: bool = _help("Replace a non-empty output folder.", False)
+    corpus: CorpusSection = field(default_factory=CorpusSection)
+    tokenizer: TokenizerSection = field(default_factory=TokenizerSection)
+    arch: ArchSection = field(default_factory=ArchSection)
+    train: TrainSection = field(default_factory=lambda: TrainSection(
+        epochs=1.0, batch_size=32, lr=3e-3, warmup_ratio=0.05, weight_decay=0.1, logging_steps=25))
+
+
+JOBS: dict[str, type] = {"finetune": FinetuneConfig, "pretrain": PretrainConfig}
+
+
+# ----------------------------------------------------------------------------------------------
+# Building a config from layers
+
+
+def parse_set_overrides(items: list[str]) -> dict[str, Any]:
+    """Turn ["train.lr=1e-4", "lora.target=[q_proj,v_proj]"] into a nested dict (values parsed as YAML)."""
+    nested: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise LlmkitError(f"--set expects KEY=VALUE (e.g. train.lr=1e-4), got {item!r}")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as e:
+            raise LlmkitError(f"--set {item!r}: the value is not valid YAML ({e.problem})") from None
+        set_dotted(nested, key.strip(), value)
+    return nested
+
+
+def set_dotted(nested: dict[str, Any], dotted_key: str, value: Any) -> None:
+    parts = dotted_key.split(".")
+    node = nested
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise LlmkitError(f"cannot set {dotted_key!r}: {part!r} is a value, not a section")
+    node[parts[-1]] = value
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def build_config(cls: type, *layers: dict[str, Any], source: str = "config") -> Any:
+    """Build dataclass `cls` from the defaults overlaid with each layer in turn, checking keys and types."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = deep_merge(merged, layer or {})
+    return _build(cls, merged, prefix="", source=source)
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str, source: str) -> Any:
+    if not isinstance(values, dict):
+        raise LlmkitError(f"{source}: {prefix.rstrip('.') or 'the top level'} must be a mapping of keys, "
+                          f"got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise LlmkitError(f"{source}: unknown key '{prefix}{unknown[0]}'; valid keys here: "
+                          f"{', '.join(prefix + name for name in fields)}")
+    kwargs = {}
+    for name, value in values.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value, prefix=f"{prefix}{name}.", source=source)
+        else:
+            kwargs[name] = _coerce(value, hint, f"{prefix}{name}", source)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
+    """Accept `value` for a field typed `hint`, converting the few safe cases (1 -> 1.0, "1e-4" -> 0.0001)."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(value, inner, key, source)
+    if origin is Literal:
+        if value in args:
+            return value
+        raise LlmkitError(f"{source}: '{key}' must be one of {', '.join(map(str, args))}; got {value!r}")
+    if origin is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise LlmkitError(f"{source}: '{key}' must be a list, got {value!r}")
+        return [_coerce(v, args[0], f"{key}[{i}]", source) for i, v in enumerate(value)]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
+            return value.lower() in ("true", "yes")
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)  # YAML 1.1 reads "1e-4" (no dot) as a string
+            except ValueError:
+                pass
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+    raise LlmkitError(f"{source}: '{key}' must be {_type_name(hint)}, got {value!r}")
+
+
+def _type_name(hint: Any) -> str:
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def to_yaml(config: Any) -> str:
+    return yaml.safe_dump(to_dict(config), sort_keys=False, allow_unicode=True)

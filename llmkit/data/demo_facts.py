@@ -1,0 +1,167 @@
+"""The small bilingual world behind llmkit's built-in demo: facts with checkable answers.
+
+Each fact is written for two readers. The pretraining corpus states it in prose and in a plain
+"问：… 答：…" / "Q: … A: …" layout, so the base model learns the facts and how to answer them. The
+instruction data asks the same questions inside the tokenizer's chat template, which the base model
+has never seen. Held-out facts are split off by a stable hash, so the test questions never appear in
+the instruction data: the before/after table measures what fine-tuning adds, answering in the chat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+ZH_DIGITS = "零一二三四五六七八九"
+EN_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+           "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+           "nineteen"]
+EN_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+EN_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+ZH_DAYS = ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"]
+
+
+def chinese_numeral(n: int) -> str:
+    """1..999 in Chinese numerals: 10 -> 十, 15 -> 十五, 105 -> 一百零五, 110 -> 一百一十."""
+    if not 0 < n < 1000:
+        raise ValueError(f"chinese_numeral covers 1..999, got {n}")
+    hundreds, tens, ones = n // 100, n // 10 % 10, n % 10
+    parts = []
+    if hundreds:
+        parts.append(ZH_DIGITS[hundreds] + "百")
+        if tens == 0 and ones:
+            parts.append("零")
+    if tens:
+        parts.append(("" if tens == 1 and not hundreds else ZH_DIGITS[tens]) + "十")
+    if ones:
+        parts.append(ZH_DIGITS[ones])
+    return "".join(parts)
+
+
+def english_number(n: int) -> str:
+    """1..99 in English words: 47 -> forty-seven."""
+    if not 0 < n < 100:
+        raise ValueError(f"english_number covers 1..99, got {n}")
+    if n < 20:
+        return EN_ONES[n]
+    return EN_TENS[n // 10] + ("-" + EN_ONES[n % 10] if n % 10 else "")
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: str
+    lang: str  # "zh" or "en"
+    key: str  # identifies the fact; the train/test split hashes it
+    prose: tuple[str, ...]  # corpus sentences stating the fact
+    questions: tuple[str, ...]  # ways to ask for it
+    answer: str
+
+    @property
+    def is_test(self) -> bool:
+        # A fixed 20% of facts are held out, the same on every machine and run.
+        return int(hashlib.md5(self.key.encode()).hexdigest(), 16) % 5 == 0
+
+
+def _zh_numeral_facts() -> Iterator[Fact]:
+    for n in range(1, 1000):
+        zh = chinese_numeral(n)
+        yield Fact("zh_numeral", "zh", f"zh_numeral:{n}",
+                   (f"{n}的中文写法是{zh}。", f"数字{n}读作{zh}。", f"{zh}就是{n}。"),
+                   (f"把{n}写成中文数字。", f"{n}用中文数字怎么写？"), zh)
+        if n < 100:
+            yield Fact("zh_numeral", "en", f"zh_numeral_en:{n}",
+                       (f"{n} is written {zh} in Chinese.", f"In Chinese numerals, {n} is {zh}."),
+                       (f"How do you write {n} in Chinese numerals?", f"Write {n} in Chinese numerals."), zh)
+
+
+def _en_words_facts() -> Iterator[Fact]:
+    for n in range(1, 100):
+        words = english_number(n)
+        yield Fact("en_words", "en", f"en_words:{n}",
+                   (f"{n} is spelled {words}.", f"The number {n} is written {words} in English."),
+                   (f"Write {n} in English words.", f"How is {n} spelled in English?"), words)
+        yield Fact("en_words", "zh", f"en_words_zh:{n}",
+                   (f"{n}用英文写作{words}。", f"{n}的英文是{words}。"),
+                   (f"{n}的英文单词是什么？", f"用英文单词写出{n}。"), words)
+
+
+def _addition_facts() -> Iterator[Fact]:
+    for a in range(1, 30):
+        for b in range(1, 30):
+            s = str(a + b)
+            yield Fact("addition", "en", f"add_en:{a}+{b}",
+                       (f"{a} plus {b} equals {s}.", f"{a} + {b} = {s}."),
+                       (f"What is {a} plus {b}?", f"Compute {a} + {b}."), s)
+            yield Fact("addition", "zh", f"add_zh:{a}+{b}",
+                       (f"{a}加{b}等于{s}。", f"{a}与{b}的和是{s}。"),
+                       (f"{a}加{b}等于多少？", f"计算{a}+{b}。"), s)
+
+
+def _next_day_facts() -> Iterator[Fact]:
+    for i in range(7):
+        en, en_next = EN_DAYS[i], EN_DAYS[(i + 1) % 7]
+        zh, zh_next = ZH_DAYS[i], ZH_DAYS[(i + 1) % 7]
+        yield Fact("next_day", "en", f"next_day_en:{i}",
+                   (f"The day after {en} is {en_next}.", f"{en_next} comes after {en}."),
+                   (f"What day comes after {en}?", f"Which day follows {en}?"), en_next)
+        yield Fact("next_day", "zh", f"next_day_zh:{i}",
+                   (f"{zh}的后一天是{zh_next}。", f"{zh}过后是{zh_next}。"),
+                   (f"{zh}的后一天是星期几？", f"{zh}之后是哪一天？"), zh_next)
+
+
+def _km_facts() -> Iterator[Fact]:
+    for n in range(1, 100):
+        m = str(n * 1000)
+        yield Fact("km_to_m", "en", f"km_en:{n}",
+                   (f"{n} kilometers is {m} meters.", f"There are {m} meters in {n} kilometers."),
+                   (f"How many meters are in {n} kilometers?", f"Convert {n} km to meters."), m)
+        yield Fact("km_to_m", "zh", f"km_zh:{n}",
+                   (f"{n}千米等于{m}米。", f"{n}公里是{m}米。"),
+                   (f"{n}千米是多少米？", f"把{n}公里换算成米。"), m)
+
+
+def _larger_facts() -> Iterator[Fact]:
+    for a in range(1, 100, 2):
+        for b in range(2, 100, 3):
+            if a == b:
+                continue
+            big = str(max(a, b))
+            yield Fact("larger", "en", f"larger_en:{a},{b}",
+                       (f"Between {a} and {b}, the larger is {big}.", f"{big} is the larger of {a} and {b}."),
+                       (f"Which is larger, {a} or {b}?", f"Name the larger number: {a} or {b}."), big)
+            yield Fact("larger", "zh", f"larger_zh:{a},{b}",
+                       (f"{a}和{b}中较大的是{big}。", f"{a}与{b}相比，{big}更大。"),
+                       (f"{a}和{b}哪个大？", f"{a}与{b}中哪个数更大？"), big)
+
+
+FACT_KINDS: dict[str, Callable[[], Iterator[Fact]]] = {
+    "zh_numeral": _zh_numeral_facts,
+    "en_words": _en_words_facts,
+    "addition": _addition_facts,
+    "next_day": _next_day_facts,
+    "km_to_m": _km_facts,
+    "larger": _larger_facts,
+}
+
+
+def all_facts() -> list[Fact]:
+    return [fact for make in FACT_KINDS.values() for fact in make()]
+
+
+def balanced_sample(facts: list[Fact], n: int, seed: int) -> list[Fact]:
+    """Up to n facts, drawn round-robin over kinds and languages so that no kind dominates."""
+    groups: dict[tuple[str, str], list[Fact]] = {}
+    for fact in facts:
+        groups.setdefault((fact.kind, fact.lang), []).append(fact)
+    rng = random.Random(seed)
+    for members in groups.values():
+        rng.shuffle(members)
+    picked: list[Fact] = []
+    keys = sorted(groups)
+    while len(picked) < n and any(groups.values()):
+        for key in keys:
+            if groups[key] and len(picked) < n:
+                picked.append(groups[key].pop())
+    return picked

@@ -1,0 +1,55 @@
+"""llmkit's built-in base model: pretrained from the `llama-tiny` recipe on first use, then cached.
+
+The cache folder's name carries llmkit's version and a hash of the recipe, so editing the recipe or
+upgrading llmkit builds a fresh model instead of reusing a stale one. The build writes to a
+temporary folder and renames it, so an interrupted build never leaves a half-written model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from llmkit import __version__, console
+from llmkit.recipes import resolve
+
+BASE_RECIPE = "pretrain/llama-tiny"
+
+
+def cache_root() -> Path:
+    """$LLMKIT_CACHE, or the platform's user cache folder (~/.cache/llmkit on Linux)."""
+    if os.environ.get("LLMKIT_CACHE"):
+        return Path(os.environ["LLMKIT_CACHE"]).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("llmkit"))
+
+
+def builtin_base_path() -> Path:
+    recipe = resolve(BASE_RECIPE)
+    digest = hashlib.sha256(recipe.path.read_bytes()).hexdigest()[:10]
+    return cache_root() / "models" / f"llama-tiny-{__version__}-{digest}"
+
+
+def ensure_builtin_base() -> Path:
+    """The cached built-in base model's folder, pretraining it first if it is not there yet."""
+    from filelock import FileLock
+
+    target = builtin_base_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):  # a second process waits instead of building it twice
+        if (target / "config.json").is_file():
+            return target
+        console.info(f"building llmkit's built-in base model (once; cached in {target})")
+        from llmkit.config import PretrainConfig, build_config
+        from llmkit.workflows import pretrain
+
+        staging = target.with_name(target.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        cfg = build_config(PretrainConfig, resolve(BASE_RECIPE).load(), {"output": str(staging)},
+                           source=f"recipe {BASE_RECIPE}")
+        pretrain.run(cfg)
+        staging.rename(target)
+    return target

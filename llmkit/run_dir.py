@@ -1,0 +1,89 @@
+"""Output folders: never clobbered without --overwrite; each holds its recipe and a run record."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import time
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from llmkit import __version__
+from llmkit.config import to_dict, to_yaml
+from llmkit.errors import LlmkitError
+
+RUN_RECORD = "llmkit_run.json"
+RESOLVED_RECIPE = "llmkit_recipe.yaml"
+_PACKAGES = ("torch", "transformers", "peft", "accelerate", "datasets", "tokenizers", "safetensors")
+
+
+def default_output(job: str, detail: str) -> Path:
+    return Path("runs") / f"{job}-{detail}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def check_output_dir(path: Path, overwrite: bool) -> None:
+    """Fail before any work if `path` holds files and --overwrite was not given."""
+    if path.exists() and not path.is_dir():
+        raise LlmkitError(f"output {path} is a file, not a folder; choose another --output")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise LlmkitError(f"output folder {path} is not empty; pass --overwrite to replace it "
+                          f"or choose another --output")
+
+
+def prepare_output_dir(path: Path, overwrite: bool) -> Path:
+    check_output_dir(path, overwrite)
+    if path.is_dir() and overwrite:
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"llmkit": __version__, "python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+class RunRecord:
+    """Collects what a run did and writes it as llmkit_run.json (rewritten as phases finish)."""
+
+    def __init__(self, output_dir: Path, job: str, config: Any):
+        self.path = output_dir / RUN_RECORD
+        self.data: dict[str, Any] = {
+            "job": job,
+            "started": datetime.now().isoformat(timespec="seconds"),
+            "config": to_dict(config),
+            "versions": package_versions(),
+            "metrics": {},
+            "timings_s": {},
+        }
+        (output_dir / RESOLVED_RECIPE).write_text(to_yaml(config), encoding="utf-8")
+        self._phase_start: dict[str, float] = {}
+
+    def start(self, phase: str) -> None:
+        self._phase_start[phase] = time.perf_counter()
+
+    def stop(self, phase: str) -> float:
+        elapsed = time.perf_counter() - self._phase_start.pop(phase)
+        self.data["timings_s"][phase] = round(elapsed, 3)
+        return elapsed
+
+    def update(self, **fields: Any) -> None:
+        for key, value in fields.items():
+            if isinstance(value, dict) and isinstance(self.data.get(key), dict):
+                self.data[key].update(value)
+            else:
+                self.data[key] = value
+        self.save()
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        tmp.replace(self.path)

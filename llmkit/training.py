@@ -1,0 +1,94 @@
+"""What every Trainer-based workflow shares: arguments from the recipe, the loss curve, throughput."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from llmkit.config import TrainSection
+
+LOSS_CURVE = "loss_curve.png"
+
+
+def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool = False,
+                       remove_unused_columns: bool = True) -> Any:
+    """`transformers.TrainingArguments` from a recipe's train section, with llmkit's defaults.
+
+    Checkpoints go to <output>/checkpoints (the Trainer writes them to a temp name and renames).
+    Tokens are counted without padding, so tokens/s compares fairly across batching strategies.
+    """
+    import torch
+    from transformers import TrainingArguments
+
+    if "tensorboard" in train.report_to:
+        # transformers 5 reads the TensorBoard folder from the environment only.
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(output_dir / "tensorboard")
+
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return TrainingArguments(
+        output_dir=str(output_dir / "checkpoints"),
+        num_train_epochs=train.epochs,
+        max_steps=train.max_steps if train.max_steps > 0 else -1,
+        per_device_train_batch_size=train.batch_size,
+        per_device_eval_batch_size=train.batch_size,
+        gradient_accumulation_steps=train.grad_accum,
+        learning_rate=train.lr,
+        lr_scheduler_type=train.scheduler,
+        warmup_steps=train.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        weight_decay=train.weight_decay,
+        max_grad_norm=train.max_grad_norm,
+        seed=train.seed,
+        logging_steps=train.logging_steps,
+        eval_strategy="epoch" if has_eval else "no",
+        save_strategy="no",
+        report_to=train.report_to or "none",
+        gradient_checkpointing=train.gradient_checkpointing,
+        bf16=bf16,
+        dataloader_num_workers=train.num_workers,
+        include_num_input_tokens_seen="non_padding",
+        remove_unused_columns=remove_unused_columns,
+        disable_tqdm=False,
+    )
+
+
+def train_summary(trainer: Any, train_output: Any) -> dict[str, float]:
+    """Loss, steps, seconds and non-padding tokens/s of a finished `trainer.train()`."""
+    runtime = train_output.metrics["train_runtime"]
+    tokens = trainer.state.num_input_tokens_seen
+    return {
+        "train_loss": round(train_output.training_loss, 4),
+        "steps": trainer.state.global_step,
+        "train_seconds": round(runtime, 2),
+        "tokens": int(tokens),
+        "tokens_per_second": round(tokens / runtime, 1) if runtime else 0.0,
+    }
+
+
+def save_loss_curve(log_history: list[dict[str, Any]], output_dir: Path, title: str) -> Path | None:
+    """Plot training (and validation) loss against steps as <output>/loss_curve.png."""
+    train_points = [(e["step"], e["loss"]) for e in log_history if "loss" in e]
+    eval_points = [(e["step"], e["eval_loss"]) for e in log_history if "eval_loss" in e]
+    (output_dir / "loss_history.json").write_text(json.dumps(log_history, indent=1), encoding="utf-8")
+    if not train_points:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(*zip(*train_points), label="train loss")
+    if eval_points:
+        ax.plot(*zip(*eval_points), marker="o", label="validation loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    path = output_dir / LOSS_CURVE
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

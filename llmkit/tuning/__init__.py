@@ -1,0 +1,1 @@
+"""Fine-tuning methods: the method table and per-family target modules."""

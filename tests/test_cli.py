@@ -1,0 +1,105 @@
+"""The CLI's contract: fast help, one-line errors with exit code 2, --debug for tracebacks."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def llmkit(*args, cwd=None, env_extra=None):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "llmkit", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=600)
+
+
+def test_help_does_not_import_torch_or_transformers():
+    code = ("import sys, llmkit.cli\n"
+            "try:\n    llmkit.cli.app(['--help'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'transformers', 'datasets', 'peft') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "finetune" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_unknown_method(tmp_path):
+    _assert_one_line_error(llmkit("finetune", "--method", "magic", "--output", str(tmp_path / "o")),
+                           "unknown method 'magic'", "lora")
+
+
+def test_missing_data_path(tmp_path):
+    _assert_one_line_error(llmkit("finetune", "--data", str(tmp_path / "missing.jsonl")), "does not exist")
+
+
+def test_empty_dataset(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = llmkit("finetune", "--data", str(empty), "--output", str(tmp_path / "o"))
+    _assert_one_line_error(result, str(empty))
+    assert not (tmp_path / "o").exists()  # bad input leaves nothing behind
+
+
+def test_bad_yaml_recipe(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: {lr: [\n")
+    _assert_one_line_error(llmkit("finetune", "--recipe", str(bad)), "not valid YAML")
+
+
+def test_unknown_recipe_key(tmp_path):
+    recipe = tmp_path / "typo.yaml"
+    recipe.write_text("train:\n  learning_rate: 0.1\n")
+    _assert_one_line_error(llmkit("finetune", "--recipe", str(recipe)), "'train.learning_rate'", "train.lr")
+
+
+def test_existing_output_is_not_overwritten(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("precious")
+    _assert_one_line_error(llmkit("finetune", "--output", str(out)), "--overwrite")
+    assert (out / "keep.txt").read_text() == "precious"
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = llmkit("--debug", "finetune", "--method", "magic", "--output", str(tmp_path / "o"))
+    assert result.returncode != 0 and "Traceback" in result.stderr and "LlmkitError" in result.stderr
+
+
+def test_bad_flag_is_a_usage_error():
+    result = llmkit("finetune", "--no-such-flag")
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "no-such-flag" in result.stderr
+
+
+def test_recipes_list_and_show():
+    listing = llmkit("recipes")
+    assert listing.returncode == 0 and "finetune/llama-lora" in listing.stdout
+    assert "pretrain/llama-tiny" in listing.stdout
+    shown = llmkit("recipes", "show", "llama-lora")
+    assert shown.returncode == 0
+    import yaml
+
+    resolved = yaml.safe_load(shown.stdout)
+    assert resolved["method"] == "lora" and "lr" in resolved["train"] and "packing" in resolved["data"]
+
+
+def test_methods_and_env():
+    assert "lora" in llmkit("methods").stdout
+    env = llmkit("env")
+    assert env.returncode == 0 and "transformers" in env.stdout and "CPU" in env.stdout
+    assert "bitsandbytes" in env.stdout
+
+
+@pytest.mark.parametrize("entry", [["-m", "llmkit"], ["-c", "from llmkit.cli import main; main()"]])
+def test_module_and_console_entry_behave_the_same(entry):
+    result = subprocess.run([sys.executable, *entry, "methods"], capture_output=True, text=True)
+    assert result.returncode == 0 and "lora" in result.stdout
+

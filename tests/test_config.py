@@ -1,0 +1,75 @@
+import pytest
+
+from llmkit.config import FinetuneConfig, build_config, parse_set_overrides
+from llmkit.errors import LlmkitError
+from llmkit.recipes import all_recipes, resolve
+
+
+def test_precedence_defaults_recipe_flags_set():
+    recipe = {"train": {"lr": 1e-3, "epochs": 2}, "lora": {"r": 4}}
+    flags = {"train": {"lr": 5e-4}}
+    sets = parse_set_overrides(["train.lr=1e-5", "lora.target=[q_proj,v_proj]"])
+    cfg = build_config(FinetuneConfig, recipe, flags, sets)
+    assert cfg.train.lr == 1e-5  # --set beats the flag and the recipe
+    assert cfg.train.epochs == 2.0  # recipe beats the default
+    assert cfg.lora.r == 4
+    assert cfg.lora.target == ["q_proj", "v_proj"]
+    assert cfg.train.batch_size == FinetuneConfig().train.batch_size  # untouched default
+
+
+def test_set_values_are_typed():
+    cfg = build_config(FinetuneConfig, parse_set_overrides(
+        ["train.lr=3e-4", "data.packing=false", "train.epochs=1", "lora.target=all-linear"]))
+    assert cfg.train.lr == pytest.approx(3e-4)  # YAML 1.1 reads 3e-4 as a string; it is converted
+    assert cfg.data.packing is False
+    assert isinstance(cfg.train.epochs, float)
+    assert cfg.lora.target == ["all-linear"]
+
+
+def test_unknown_key_names_it_and_the_valid_keys():
+    with pytest.raises(LlmkitError) as err:
+        build_config(FinetuneConfig, {"train": {"lrr": 1}}, source="recipe x.yaml")
+    message = str(err.value)
+    assert "recipe x.yaml" in message and "'train.lrr'" in message and "train.lr" in message
+
+
+def test_wrong_type_names_key_and_expected_type():
+    with pytest.raises(LlmkitError, match=r"'train\.batch_size' must be an integer, got 'big'"):
+        build_config(FinetuneConfig, {"train": {"batch_size": "big"}})
+    with pytest.raises(LlmkitError, match="'model.dtype' must be one of auto"):
+        build_config(FinetuneConfig, {"model": {"dtype": "int3"}})
+    with pytest.raises(LlmkitError, match="'train' must be a mapping"):
+        build_config(FinetuneConfig, {"train": 3})
+
+
+def test_bad_set_syntax():
+    with pytest.raises(LlmkitError, match="KEY=VALUE"):
+        parse_set_overrides(["train.lr"])
+
+
+def test_every_shipped_recipe_builds():
+    from llmkit.config import JOBS
+
+    recipes = all_recipes()
+    assert {"finetune/llama-lora", "pretrain/llama-tiny"} <= {f"{r.job}/{r.name}" for r in recipes}
+    for recipe in recipes:
+        assert recipe.description, f"{recipe.path} needs a first comment line"
+        build_config(JOBS[recipe.job], recipe.load(), source=str(recipe.path))
+
+
+def test_resolve_by_name_job_name_and_path(tmp_path):
+    assert resolve("llama-tiny").job == "pretrain"
+    assert resolve("finetune/llama-lora").name == "llama-lora"
+    custom = tmp_path / "mine.yaml"
+    custom.write_text("train:\n  lr: 0.1\n")
+    assert resolve(str(custom), job="finetune").load() == {"train": {"lr": 0.1}}
+    with pytest.raises(LlmkitError, match="available: .*llama-lora"):
+        resolve("nope", job="finetune")
+
+
+def test_bad_yaml_reports_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  lr: [1,\n")
+    with pytest.raises(LlmkitError, match="not valid YAML at line"):
+        resolve(str(bad)).load()
+
