@@ -19,6 +19,14 @@ EN_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight
            "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
            "nineteen"]
 EN_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+EN_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December"]
+ZH_MONTHS = ["一月", "二月", "三月", "四月", "五月", "六月", "七月", "八月", "九月", "十月", "十一月", "十二月"]
+WORDS = {"猫": "cat", "狗": "dog", "苹果": "apple", "水": "water", "书": "book", "山": "mountain", "河": "river",
+         "太阳": "sun", "月亮": "moon", "学校": "school", "老师": "teacher", "学生": "student", "朋友": "friend",
+         "红色": "red", "蓝色": "blue", "绿色": "green", "大": "big", "小": "small", "茶": "tea", "米饭": "rice",
+         "鱼": "fish", "鸟": "bird", "花": "flower", "树": "tree", "雨": "rain", "雪": "snow", "风": "wind",
+         "火": "fire", "城市": "city", "电脑": "computer"}
 EN_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 ZH_DAYS = ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"]
 
@@ -65,19 +73,18 @@ class Fact:
 
 
 def _zh_numeral_facts() -> Iterator[Fact]:
-    for n in range(1, 1000):
+    for n in range(1, 51):
         zh = chinese_numeral(n)
         yield Fact("zh_numeral", "zh", f"zh_numeral:{n}",
                    (f"{n}的中文写法是{zh}。", f"数字{n}读作{zh}。", f"{zh}就是{n}。"),
                    (f"把{n}写成中文数字。", f"{n}用中文数字怎么写？"), zh)
-        if n < 100:
-            yield Fact("zh_numeral", "en", f"zh_numeral_en:{n}",
-                       (f"{n} is written {zh} in Chinese.", f"In Chinese numerals, {n} is {zh}."),
-                       (f"How do you write {n} in Chinese numerals?", f"Write {n} in Chinese numerals."), zh)
+        yield Fact("zh_numeral", "en", f"zh_numeral_en:{n}",
+                   (f"{n} is written {zh} in Chinese.", f"In Chinese numerals, {n} is {zh}."),
+                   (f"How do you write {n} in Chinese numerals?", f"Write {n} in Chinese numerals."), zh)
 
 
 def _en_words_facts() -> Iterator[Fact]:
-    for n in range(1, 100):
+    for n in range(1, 51):
         words = english_number(n)
         yield Fact("en_words", "en", f"en_words:{n}",
                    (f"{n} is spelled {words}.", f"The number {n} is written {words} in English."),
@@ -85,18 +92,6 @@ def _en_words_facts() -> Iterator[Fact]:
         yield Fact("en_words", "zh", f"en_words_zh:{n}",
                    (f"{n}用英文写作{words}。", f"{n}的英文是{words}。"),
                    (f"{n}的英文单词是什么？", f"用英文单词写出{n}。"), words)
-
-
-def _addition_facts() -> Iterator[Fact]:
-    for a in range(1, 30):
-        for b in range(1, 30):
-            s = str(a + b)
-            yield Fact("addition", "en", f"add_en:{a}+{b}",
-                       (f"{a} plus {b} equals {s}.", f"{a} + {b} = {s}."),
-                       (f"What is {a} plus {b}?", f"Compute {a} + {b}."), s)
-            yield Fact("addition", "zh", f"add_zh:{a}+{b}",
-                       (f"{a}加{b}等于{s}。", f"{a}与{b}的和是{s}。"),
-                       (f"{a}加{b}等于多少？", f"计算{a}+{b}。"), s)
 
 
 def _next_day_facts() -> Iterator[Fact]:
@@ -111,8 +106,30 @@ def _next_day_facts() -> Iterator[Fact]:
                    (f"{zh}的后一天是星期几？", f"{zh}之后是哪一天？"), zh_next)
 
 
+def _next_month_facts() -> Iterator[Fact]:
+    for i in range(12):
+        en, en_next = EN_MONTHS[i], EN_MONTHS[(i + 1) % 12]
+        zh, zh_next = ZH_MONTHS[i], ZH_MONTHS[(i + 1) % 12]
+        yield Fact("next_month", "en", f"next_month_en:{i}",
+                   (f"The month after {en} is {en_next}.", f"{en_next} follows {en}."),
+                   (f"What month comes after {en}?", f"Which month follows {en}?"), en_next)
+        yield Fact("next_month", "zh", f"next_month_zh:{i}",
+                   (f"{zh}的下一个月是{zh_next}。", f"{zh}过完是{zh_next}。"),
+                   (f"{zh}的下一个月是几月？", f"{zh}之后是哪个月？"), zh_next)
+
+
+def _translation_facts() -> Iterator[Fact]:
+    for zh, en in WORDS.items():
+        yield Fact("translate", "zh", f"translate_zh_en:{zh}",
+                   (f"“{zh}”的英文是{en}。", f"{zh}用英语说是{en}。"),
+                   (f"“{zh}”的英文是什么？", f"{zh}用英语怎么说？"), en)
+        yield Fact("translate", "en", f"translate_en_zh:{en}",
+                   (f"The Chinese for {en} is {zh}.", f"In Chinese, {en} is {zh}."),
+                   (f"What is {en} in Chinese?", f"How do you say {en} in Chinese?"), zh)
+
+
 def _km_facts() -> Iterator[Fact]:
-    for n in range(1, 100):
+    for n in range(1, 31):
         m = str(n * 1000)
         yield Fact("km_to_m", "en", f"km_en:{n}",
                    (f"{n} kilometers is {m} meters.", f"There are {m} meters in {n} kilometers."),
@@ -122,27 +139,13 @@ def _km_facts() -> Iterator[Fact]:
                    (f"{n}千米是多少米？", f"把{n}公里换算成米。"), m)
 
 
-def _larger_facts() -> Iterator[Fact]:
-    for a in range(1, 100, 2):
-        for b in range(2, 100, 3):
-            if a == b:
-                continue
-            big = str(max(a, b))
-            yield Fact("larger", "en", f"larger_en:{a},{b}",
-                       (f"Between {a} and {b}, the larger is {big}.", f"{big} is the larger of {a} and {b}."),
-                       (f"Which is larger, {a} or {b}?", f"Name the larger number: {a} or {b}."), big)
-            yield Fact("larger", "zh", f"larger_zh:{a},{b}",
-                       (f"{a}和{b}中较大的是{big}。", f"{a}与{b}相比，{big}更大。"),
-                       (f"{a}和{b}哪个大？", f"{a}与{b}中哪个数更大？"), big)
-
-
 FACT_KINDS: dict[str, Callable[[], Iterator[Fact]]] = {
     "zh_numeral": _zh_numeral_facts,
     "en_words": _en_words_facts,
-    "addition": _addition_facts,
     "next_day": _next_day_facts,
+    "next_month": _next_month_facts,
+    "translate": _translation_facts,
     "km_to_m": _km_facts,
-    "larger": _larger_facts,
 }
 
 

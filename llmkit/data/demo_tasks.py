@@ -18,9 +18,13 @@ def demo_task_split(split: str, n: int | None = None, seed: int = 0) -> list[dic
     if split not in ("train", "test"):
         raise ValueError(f"split must be train or test, got {split!r}")
     facts = [f for f in all_facts() if f.is_test == (split == "test")]
+    n = n or (TRAIN_EXAMPLES if split == "train" else len(facts))
+    if split == "train":
+        # Each training fact is asked several times, in its different phrasings.
+        facts = facts * -(-n // len(facts))
     rng = random.Random(seed)
     examples = []
-    for fact in balanced_sample(facts, n or (TRAIN_EXAMPLES if split == "train" else len(facts)), seed):
+    for fact in balanced_sample(facts, n, seed):
         question = rng.choice(fact.questions)
         examples.append({
             "messages": [{"role": "user", "content": question},

@@ -1,0 +1,29 @@
+"""The built-in base model is built once, atomically, and reused from the cache."""
+
+from llmkit.models import builtin
+
+TINY_RECIPE = """# a tiny stand-in for llama-tiny
+corpus: {builtin_documents: 200, block_size: 32}
+tokenizer: {vocab_size: 300}
+arch: {hidden_size: 32, layers: 1, heads: 2, intermediate_size: 64}
+train: {batch_size: 8, logging_steps: 5}
+"""
+
+
+def test_built_once_then_reused(tmp_path, monkeypatch):
+    recipe = tmp_path / "tiny-base.yaml"
+    recipe.write_text(TINY_RECIPE)
+    monkeypatch.setattr(builtin, "BASE_RECIPE", str(recipe))
+    monkeypatch.setenv("LLMKIT_CACHE", str(tmp_path / "cache"))
+
+    path = builtin.ensure_builtin_base()
+    assert path.parent == tmp_path / "cache" / "models"
+    assert (path / "config.json").is_file() and (path / "tokenizer.json").is_file()
+    assert not list(path.parent.glob("*.partial"))
+    stamp = (path / "model.safetensors").stat().st_mtime_ns
+    assert builtin.ensure_builtin_base() == path
+    assert (path / "model.safetensors").stat().st_mtime_ns == stamp  # reused, not rebuilt
+
+    # Editing the recipe gives a new cache entry rather than a stale model.
+    recipe.write_text(TINY_RECIPE.replace("layers: 1", "layers: 2"))
+    assert builtin.builtin_base_path() != path
