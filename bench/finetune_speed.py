@@ -61,8 +61,7 @@ def plain_peft_trainer(base: Path, data: Path, out: Path, steps: int, batch: int
     """The baseline: what a user writes with peft + Trainer, padding each batch to its longest example."""
     from datasets import load_dataset
     from peft import LoraConfig, get_peft_model
-    from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer,
-                              TrainingArguments)
+    from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base)

@@ -20,6 +20,7 @@ recipes_app = typer.Typer(help="List and inspect the shipped recipes.", invoke_w
 app.add_typer(recipes_app, name="recipes")
 
 _state = {"debug": False}
+DEMO_RECIPE = "finetune/demo-lora"
 
 SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="Override any recipe key, e.g. --set train.lr=1e-4 (repeatable).")]
@@ -73,6 +74,8 @@ def finetune(
     set_: SetOption = None,
 ) -> None:
     """Fine-tune a causal LM on chat data; with no arguments, LoRA on the built-in demo."""
+    if recipe is None and model is None and data is None:
+        recipe = DEMO_RECIPE  # the built-in model and data come with their own settings
     cfg = _job_config("finetune", recipe, {
         "method": method, "model.path": model, "data.path": data, "data.eval_path": eval_data,
         "output": str(output) if output else None, "overwrite": overwrite or None, "train.epochs": epochs,

@@ -200,7 +200,7 @@ def build_config(cls: type, *layers: dict[str, Any], source: str = "config") -> 
 
 def _build(cls: type, values: dict[str, Any], prefix: str, source: str) -> Any:
     if not isinstance(values, dict):
-        raise LlmkitError(f"{source}: {prefix.rstrip('.') or 'the top level'} must be a mapping of keys, "
+        raise LlmkitError(f"{source}: '{prefix.rstrip('.') or 'the top level'}' must be a mapping of keys, "
                           f"got {type(values).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)

@@ -7,3 +7,9 @@ class LlmkitError(Exception):
     The message says what is wrong and what to do. The CLI prints it on one line and exits 2;
     `--debug` shows the traceback.
     """
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (or its type name when it has none), for one-line errors."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -21,7 +21,8 @@ def test_padding_free_batches_never_attend_across_examples(tiny_base):
     assert batch["input_ids"].shape == (1, sum(map(len, examples)))
     assert "attention_mask" not in batch
     with torch.no_grad():
-        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0]
+        # With a KV cache transformers ignores packing; training runs without one (use_cache=False).
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits[0]
         offset = 0
         for example in examples:
             alone = model(input_ids=torch.tensor([example])).logits[0]

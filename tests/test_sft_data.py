@@ -71,10 +71,11 @@ def test_only_answer_tokens_are_learned(tiny_tokenizer):
     # Exactly the tokens of each answer and the turn-closing <|im_end|> (plus its newline) carry labels.
     expected = []
     for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
         start = len(tiny_tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True))
         end = len(tiny_tokenizer.apply_chat_template(messages[:i + 1], tokenize=False))
-        if message["role"] == "assistant":
-            expected.append(tiny_tokenizer.apply_chat_template(messages[:i + 1], tokenize=False)[start:end])
+        expected.append(tiny_tokenizer.apply_chat_template(messages[:i + 1], tokenize=False)[start:end])
     learned, current = [], []
     for token, label in zip(chat.input_ids, chat.labels):
         if label == IGNORE_INDEX:
@@ -95,10 +96,13 @@ def test_only_answer_tokens_are_learned(tiny_tokenizer):
 
 def test_truncation_is_counted_and_answerless_examples_dropped(tiny_tokenizer):
     long = [{"role": "user", "content": "x " * 10}, {"role": "assistant", "content": "很长的回答 " * 50}]
-    prompt_only_fits = [{"role": "user", "content": "问题 " * 100}, {"role": "assistant", "content": "答"}]
-    dataset, stats = tokenize_dataset(tiny_tokenizer, [long, prompt_only_fits, MESSAGES[0]["messages"]], 40)
+    answer_cut_off = [{"role": "user", "content": "问题 " * 100}, {"role": "assistant", "content": "答"}]
+    short = MESSAGES[0]["messages"]
+    limit = len(tokenize_chat(tiny_tokenizer, short, 10_000).input_ids)  # the short chat just fits
+    assert len(tokenize_chat(tiny_tokenizer, long, 10_000).input_ids) > limit
+    dataset, stats = tokenize_dataset(tiny_tokenizer, [long, answer_cut_off, short], limit)
     assert stats == {"examples": 3, "truncated": 1, "dropped": 1}
-    assert len(dataset) == 2 and max(len(ids) for ids in dataset["input_ids"]) == 40
+    assert sorted(len(ids) for ids in dataset["input_ids"]) == [limit, limit]
 
 
 def test_no_trainable_example_is_an_error(tiny_tokenizer):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkit.data.packing import IGNORE_INDEX
-from llmkit.errors import LlmkitError
+from llmkit.errors import LlmkitError, first_line
 
 FORMATS = ("alpaca", "messages", "sharegpt")
 _BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -37,7 +37,7 @@ def load_records(path: str) -> Any:
     try:
         dataset = load_dataset(builders.pop(), data_files=[str(f) for f in files], split="train")
     except Exception as e:  # datasets raises many types for unreadable files
-        raise LlmkitError(f"cannot read {path}: {str(e).splitlines()[0]}") from e
+        raise LlmkitError(f"cannot read {path}: {first_line(e)}") from e
     if len(dataset) == 0:
         raise LlmkitError(f"data {path} holds no examples")
     return dataset
@@ -106,7 +106,8 @@ def tokenize_chat(tokenizer: Any, messages: list[dict[str, str]], max_length: in
     for i, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        start_text = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True)
+        start_text = (tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True)
+                      if i else "")
         end_text = tokenizer.apply_chat_template(messages[:i + 1], tokenize=False)
         if not (full.startswith(start_text) and full.startswith(end_text)):
             raise LlmkitError("the chat template renders a conversation's beginning differently from the "

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkit.data.chat import ensure_chat_template
-from llmkit.errors import LlmkitError
+from llmkit.errors import LlmkitError, first_line
 
 
 def torch_dtype(name: str) -> Any:
@@ -79,5 +79,4 @@ def _from_pretrained(auto_class: Any, path: str, **kwargs: Any) -> Any:
     try:
         return auto_class.from_pretrained(path, **kwargs)
     except OSError as e:
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise LlmkitError(f"cannot load {path}: {first_line}") from e
+        raise LlmkitError(f"cannot load {path}: {first_line(e)}") from e
