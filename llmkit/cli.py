@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from llmkit.errors import LlmkitError
@@ -193,9 +192,9 @@ def main() -> None:
             raise
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except click.ClickException as e:  # bad flags: click's own one-line usage error
+    except typer.TyperException as e:  # bad flags: typer's own usage error
         e.show()
         sys.exit(2)
-    except click.Abort:  # Ctrl-C or Ctrl-D at a prompt
+    except typer.Abort:  # Ctrl-C or Ctrl-D at a prompt
         print("aborted", file=sys.stderr)
         sys.exit(130)
