@@ -94,28 +94,31 @@ def _en_words_facts() -> Iterator[Fact]:
                    (f"{n}的英文单词是什么？", f"用英文单词写出{n}。"), words)
 
 
+def _successor_facts(kind: str, en_cycle: list[str], zh_cycle: list[str], en_prose: tuple[str, ...],
+                     en_questions: tuple[str, ...], zh_prose: tuple[str, ...],
+                     zh_questions: tuple[str, ...]) -> Iterator[Fact]:
+    """Facts "what follows X" over a cycle (weekdays, months); templates use {x} and {y} (the successor)."""
+    for cycle, lang, prose, questions in ((en_cycle, "en", en_prose, en_questions),
+                                          (zh_cycle, "zh", zh_prose, zh_questions)):
+        for i, x in enumerate(cycle):
+            y = cycle[(i + 1) % len(cycle)]
+            yield Fact(kind, lang, f"{kind}_{lang}:{i}", tuple(t.format(x=x, y=y) for t in prose),
+                       tuple(t.format(x=x) for t in questions), y)
+
+
 def _next_day_facts() -> Iterator[Fact]:
-    for i in range(7):
-        en, en_next = EN_DAYS[i], EN_DAYS[(i + 1) % 7]
-        zh, zh_next = ZH_DAYS[i], ZH_DAYS[(i + 1) % 7]
-        yield Fact("next_day", "en", f"next_day_en:{i}",
-                   (f"The day after {en} is {en_next}.", f"{en_next} comes after {en}."),
-                   (f"What day comes after {en}?", f"Which day follows {en}?"), en_next)
-        yield Fact("next_day", "zh", f"next_day_zh:{i}",
-                   (f"{zh}的后一天是{zh_next}。", f"{zh}过后是{zh_next}。"),
-                   (f"{zh}的后一天是星期几？", f"{zh}之后是哪一天？"), zh_next)
+    return _successor_facts(
+        "next_day", EN_DAYS, ZH_DAYS,
+        ("The day after {x} is {y}.", "{y} comes after {x}."), ("What day comes after {x}?", "Which day follows {x}?"),
+        ("{x}的后一天是{y}。", "{x}过后是{y}。"), ("{x}的后一天是星期几？", "{x}之后是哪一天？"))
 
 
 def _next_month_facts() -> Iterator[Fact]:
-    for i in range(12):
-        en, en_next = EN_MONTHS[i], EN_MONTHS[(i + 1) % 12]
-        zh, zh_next = ZH_MONTHS[i], ZH_MONTHS[(i + 1) % 12]
-        yield Fact("next_month", "en", f"next_month_en:{i}",
-                   (f"The month after {en} is {en_next}.", f"{en_next} follows {en}."),
-                   (f"What month comes after {en}?", f"Which month follows {en}?"), en_next)
-        yield Fact("next_month", "zh", f"next_month_zh:{i}",
-                   (f"{zh}的下一个月是{zh_next}。", f"{zh}过完是{zh_next}。"),
-                   (f"{zh}的下一个月是几月？", f"{zh}之后是哪个月？"), zh_next)
+    return _successor_facts(
+        "next_month", EN_MONTHS, ZH_MONTHS,
+        ("The month after {x} is {y}.", "{y} follows {x}."),
+        ("What month comes after {x}?", "Which month follows {x}?"),
+        ("{x}的下一个月是{y}。", "{x}过完是{y}。"), ("{x}的下一个月是几月？", "{x}之后是哪个月？"))
 
 
 def _translation_facts() -> Iterator[Fact]:

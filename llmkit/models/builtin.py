@@ -1,7 +1,8 @@
 """llmkit's built-in base model: pretrained from the `llama-tiny` recipe on first use, then cached.
 
-The cache folder's name carries llmkit's version and a hash of the recipe, so editing the recipe or
-upgrading llmkit builds a fresh model instead of reusing a stale one. The build writes to a
+The cache folder's name carries llmkit's version and a hash of the recipe and of the code that
+generates the corpus and tokenizer, so changing any of them builds a fresh model instead of reusing
+a stale one. The build writes to a
 temporary folder and renames it, so an interrupted build never leaves a half-written model.
 """
 
@@ -28,9 +29,12 @@ def cache_root() -> Path:
 
 
 def builtin_base_path() -> Path:
-    recipe = resolve(BASE_RECIPE)
-    digest = hashlib.sha256(recipe.path.read_bytes()).hexdigest()[:10]
-    return cache_root() / "models" / f"llama-tiny-{__version__}-{digest}"
+    from llmkit.data import demo_corpus, demo_facts, tokenizer
+
+    digest = hashlib.sha256(resolve(BASE_RECIPE).path.read_bytes())
+    for module in (demo_facts, demo_corpus, tokenizer):
+        digest.update(Path(module.__file__).read_bytes())
+    return cache_root() / "models" / f"llama-tiny-{__version__}-{digest.hexdigest()[:10]}"
 
 
 def ensure_builtin_base() -> Path:

@@ -92,7 +92,7 @@ def load_conversations(cfg: FinetuneConfig) -> tuple[list[list[dict]], list[list
         held_out = [e["messages"] for e in demo_task_split("test", cfg.eval.max_samples, seed=0)]
     else:
         train = _read_conversations(cfg.data.path, cfg)
-        held_out = _read_conversations(cfg.data.eval_path, cfg)[:cfg.eval.max_samples] if cfg.data.eval_path else []
+        held_out = _read_conversations(cfg.data.eval_path, cfg) if cfg.data.eval_path else []
     if cfg.data.limit:
         train = train[:cfg.data.limit]
     if cfg.data.system:
