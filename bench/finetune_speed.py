@@ -57,11 +57,19 @@ def build_data(root: Path, n: int) -> Path:
     return path
 
 
-def plain_peft_trainer(base: Path, data: Path, out: Path, steps: int, batch: int) -> float:
-    """The baseline: what a user writes with peft + Trainer, padding each batch to its longest example."""
+def plain_peft_trainer(base: Path, data: Path, out: Path, steps: int, batch: int, flatten: bool = False) -> float:
+    """The baseline: what a user writes with peft + Trainer, padding each batch to its longest example
+    (or, with `flatten`, transformers' DataCollatorWithFlattening: the whole batch in one row)."""
     from datasets import load_dataset
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer, TrainingArguments
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        DataCollatorForSeq2Seq,
+        DataCollatorWithFlattening,
+        Trainer,
+        TrainingArguments,
+    )
 
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base)
@@ -78,8 +86,9 @@ def plain_peft_trainer(base: Path, data: Path, out: Path, steps: int, batch: int
                              learning_rate=2e-3, lr_scheduler_type="cosine", warmup_steps=0.03, logging_steps=10,
                              save_strategy="no", report_to="none", include_num_input_tokens_seen="non_padding",
                              seed=42, disable_tqdm=True)
-    trainer = Trainer(model=model, args=args, train_dataset=dataset,
-                      data_collator=DataCollatorForSeq2Seq(tokenizer, padding="longest"))
+    collator = DataCollatorWithFlattening() if flatten else DataCollatorForSeq2Seq(tokenizer, padding="longest")
+    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator,
+                      processing_class=tokenizer)
     result = trainer.train()
     return trainer.state.num_input_tokens_seen / result.metrics["train_runtime"]
 
@@ -110,6 +119,8 @@ def main() -> None:
     variants = {
         "plain peft + Trainer (pad to longest)": lambda: plain_peft_trainer(base, data, root / "plain", args.steps,
                                                                            args.batch),
+        "plain peft + Trainer, DataCollatorWithFlattening": lambda: plain_peft_trainer(
+            base, data, root / "flat", args.steps, args.batch, flatten=True),
         "llmkit finetune, padded": lambda: llmkit_finetune(base, data, root / "padded", args.steps, args.batch,
                                                            packing=False),
         "llmkit finetune, padding-free packing": lambda: llmkit_finetune(base, data, root / "packed", args.steps,

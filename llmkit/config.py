@@ -71,7 +71,7 @@ class DataSection:
     eval_path: str | None = _help("Held-out file in the same form, for exact match before/after.", None)
     max_length: int = _help("Tokens per example; longer ones are truncated (and counted in the log).", 512)
     packing: bool = _help(
-        "Padding-free batches: concatenate examples without padding; attention never crosses examples.",
+        "Padding-free batches: pack examples into rows of max_length tokens; attention never crosses examples.",
         True)
     system: str | None = _help("System prompt put before every conversation that has none.", None)
     limit: int = _help("Use only the first N training examples (0: all).", 0)

@@ -119,12 +119,12 @@ def _builtin_base() -> Path:
 
 
 def _trainer(model: Any, tokenizer: Any, train_set: Any, cfg: FinetuneConfig, output: Path) -> Any:
-    from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening, Trainer
+    from transformers import DataCollatorForSeq2Seq, Trainer
+
+    from llmkit.data.collate import PackedRowsCollator
 
     if cfg.data.packing:
-        # One row per batch, examples back to back; position_ids restart at each example, and
-        # transformers derives a block-diagonal mask from them, so examples never see each other.
-        collator = DataCollatorWithFlattening()
+        collator = PackedRowsCollator(tokenizer.pad_token_id, row_tokens=cfg.data.max_length)
     else:
         collator = DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100)
     model.config.use_cache = False
