@@ -30,7 +30,8 @@ def trained(tmp_path_factory):
     (root / "eval.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows[50:]))
     llmkit("finetune", "--method", "lora", "--model", root / "base", "--data", root / "train.jsonl",
            "--eval-data", root / "eval.jsonl", "--max-steps", 12, "--batch-size", 8, "--lr", 5e-3,
-           "--output", root / "ft", "--set", "train.logging_steps=2", "--set", "eval.max_new_tokens=6")
+           "--output", root / "ft", "--set", "train.logging_steps=2", "--set", "eval.max_new_tokens=6",
+           "--report-to", "tensorboard")
     return root
 
 
@@ -62,6 +63,7 @@ def test_finetune_writes_adapter_recipe_record_and_curve(trained):
     losses = [e["loss"] for e in json.loads((out / "loss_history.json").read_text()) if "loss" in e]
     assert losses[-1] < losses[0]
     assert sum(1 for _ in (out / "predictions.jsonl").open()) == 9
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))  # --report-to tensorboard
 
 
 def test_plain_peft_reload_gives_the_same_logits(trained):

@@ -53,7 +53,10 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
         scores["before"], _ = _score(model, tokenizer, eval_chats, cfg, "scoring base model")
         record.stop("eval_before")
 
-    # 5. Train.
+    # 5. Train. Seed first: the adapter's initialisation is random, and Trainer only seeds later.
+    from transformers import set_seed
+
+    set_seed(cfg.train.seed)
     model = method.build(model, cfg)
     trainable, total = parameter_counts(model)
     console.info(f"method {method.name}: {trainable:,} trainable of {total:,} parameters "
