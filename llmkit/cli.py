@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from llmkit.errors import LlmkitError
+from llmkit.tuning.methods import METHODS  # a light table: peft and torch load only when a method builds
 
 app = typer.Typer(help="llmkit: pretrain, fine-tune and chat with language models, offline first.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -54,7 +55,13 @@ def _job_config(job: str, recipe: str | None, flags: dict[str, Any], sets: list[
 
 @app.command()
 def finetune(
-    method: Annotated[str | None, typer.Option("--method", "-m", help="Method: lora (see `llmkit methods`).")] = None,
+    method: Annotated[str | None, typer.Option("--method", "-m", help=(
+        f"{', '.join(METHODS)}; `llmkit methods` lists what each trains and its hyperparameters."))] = None,
+    task: Annotated[str | None, typer.Option("--task", help="sft (chat data, default) or classify "
+                                             "(sequence classification with a new head).")] = None,
+    target: Annotated[str | None, typer.Option("--target", help=(
+        "Modules the method adapts, comma-separated (e.g. q_proj,v_proj), or all-linear; "
+        "default: the model family's table entry."))] = None,
     model: Annotated[str | None, typer.Option("--model", help="Base model folder or Hub id "
                                               "(default: llmkit's built-in base).")] = None,
     data: Annotated[str | None, typer.Option("--data", help="Training data file or folder "
@@ -72,15 +79,21 @@ def finetune(
         "--trust-remote-code", help="Run code shipped with the model (only for sources you trust).")] = None,
     set_: SetOption = None,
 ) -> None:
-    """Fine-tune a causal LM on chat data; with no arguments, LoRA on the built-in demo."""
-    if recipe is None and model is None and data is None:
+    """Fine-tune a model with any of 11 methods; with no arguments, LoRA on the built-in demo."""
+    if recipe is None and model is None and data is None and task in (None, "sft"):
         recipe = DEMO_RECIPE  # the built-in model and data come with their own settings
-    cfg = _job_config("finetune", recipe, {
-        "method": method, "model.path": model, "data.path": data, "data.eval_path": eval_data,
+    flags = {"method": method, "task": task, "model.path": model, "data.path": data, "data.eval_path": eval_data,
         "output": str(output) if output else None, "overwrite": overwrite or None, "train.epochs": epochs,
         "train.lr": lr, "train.batch_size": batch_size, "train.max_steps": max_steps,
-        "train.report_to": [report_to] if report_to else None, "model.trust_remote_code": trust_remote_code,
-    }, set_)
+        "train.report_to": [report_to] if report_to else None, "model.trust_remote_code": trust_remote_code}
+    if target is not None:
+        from llmkit.tuning.methods import get_method
+
+        chosen = get_method(method or (_job_config("finetune", recipe, {}, set_).method))
+        if chosen.target_key is None:
+            raise LlmkitError(f"--target does not apply to --method {chosen.name}, which adapts no modules")
+        flags[chosen.target_key] = [t.strip() for t in target.split(",") if t.strip()]
+    cfg = _job_config("finetune", recipe, flags, set_)
     from llmkit.workflows import finetune as workflow
 
     workflow.run(cfg)
@@ -140,13 +153,27 @@ def chat(
 
 
 @app.command()
-def methods() -> None:
-    """List the fine-tuning methods."""
+def methods(name: Annotated[str | None, typer.Argument(help="Show one method's hyperparameters in full.")] = None,
+            ) -> None:
+    """List the fine-tuning methods: what each trains, its hyperparameters (recipe keys) and its paper."""
     from llmkit import console
-    from llmkit.tuning.methods import METHODS
+    from llmkit.config import FinetuneConfig, method_hyperparameters
+    from llmkit.tuning.methods import get_method
 
-    console.info(console.table(["method", "what it trains", "paper"],
-                               [[m.name, m.help, m.paper] for m in METHODS.values()]))
+    if name is not None:
+        m = get_method(name)
+        console.info(f"{m.name}: {m.help}\npaper: {m.paper}\nmerge: {m.merge}\n")
+        params = method_hyperparameters(FinetuneConfig(), m.section)
+        console.info(console.table(["key", "default", "meaning"], [[k, str(v), h] for k, v, h in params])
+                     if params else "no hyperparameters")
+        return
+    rows = []
+    for m in METHODS.values():
+        params = ", ".join(f"{key}={value}" for key, value, _ in method_hyperparameters(FinetuneConfig(), m.section))
+        rows.append([m.name, m.help, params or "-", "yes" if m.mergeable else "no", m.paper])
+    console.info(console.table(["method", "what it trains", "hyperparameters (defaults)", "merge", "paper"], rows))
+    console.info("\nEach hyperparameter is a recipe key (`--set lora.r=8`); `llmkit recipes show NAME` "
+                 "prints their help.")
 
 
 @recipes_app.callback()

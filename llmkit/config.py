@@ -75,16 +75,100 @@ class DataSection:
         True)
     system: str | None = _help("System prompt put before every conversation that has none.", None)
     limit: int = _help("Use only the first N training examples (0: all).", 0)
+    text_column: str = _help("task=classify: the column holding the text.", "text")
+    text_pair_column: str | None = _help("task=classify: a second text column for pair tasks (e.g. NLI).", None)
+    label_column: str = _help("task=classify: the column holding the label (a name or an integer).", "label")
 
 
 @dataclass
 class LoraSection:
+    """LoRA (Hu et al. 2021); also the low-rank part of dora, qlora and adalora."""
+
     r: int = _help("LoRA rank.", 16)
     alpha: int = _help("LoRA scaling numerator (scale = alpha / r).", 32)
     dropout: float = _help("Dropout on the LoRA input.", 0.05)
     target: list[str] = _help(
         "Module names to adapt; [auto] picks the model family's attention and MLP projections, "
         "[all-linear] every linear layer but the output head.", ["auto"])
+
+
+@dataclass
+class QloraSection:
+    """The quantised base of QLoRA (Dettmers et al. 2023): 4-bit NormalFloat with double quantisation."""
+
+    bits: Literal[4, 8] = _help("Base weights in 4-bit (NF4/FP4) or 8-bit (LLM.int8) through bitsandbytes.", 4)
+    quant_type: Literal["nf4", "fp4"] = _help("4-bit data type; NF4 is the paper's.", "nf4")
+    double_quant: bool = _help("Quantise the quantisation constants too (the paper's double quantisation).", True)
+    compute_dtype: Literal["auto", "float32", "bfloat16", "float16"] = _help(
+        "Dtype of the de-quantised matmuls. auto: bfloat16 on a GPU that has it, float32 otherwise.", "auto")
+
+
+@dataclass
+class AdaLoraSection:
+    """AdaLoRA (Zhang et al. 2023): SVD-shaped LoRA whose rank budget moves to the modules that matter."""
+
+    init_r: int = _help("Starting rank of every module (the paper starts at 1.5x the target budget).", 12)
+    target_r: int = _help("Average rank per module once the budget is allocated.", 8)
+    tinit: float = _help("Warm-up before pruning ranks, as a fraction of the training steps.", 0.1)
+    tfinal: float = _help("Final fine-tuning with frozen ranks, as a fraction of the training steps.", 0.2)
+    delta_t: int = _help("Steps between two budget re-allocations (the paper's Delta T).", 10)
+    beta1: float = _help("EMA factor of the importance sensitivity.", 0.85)
+    beta2: float = _help("EMA factor of the importance uncertainty.", 0.85)
+    orth_reg_weight: float = _help("Weight of the orthogonality regulariser on P and Q.", 0.5)
+
+
+@dataclass
+class FreezeSection:
+    """Partial fine-tuning: everything frozen but the last blocks and any named modules."""
+
+    last_layers: int = _help("Train the last N transformer blocks (0: none).", 2)
+    modules: list[str] = _help("Also train parameters whose names contain one of these, e.g. [lm_head, norm].",
+                               [])
+
+
+@dataclass
+class AdapterSection:
+    """Bottleneck adapters (Houlsby et al. 2019) after the attention and FFN output projections."""
+
+    bottleneck_size: int = _help("Width of the adapter bottleneck (the paper's code default; it sweeps 8-256).", 64)
+    non_linearity: Literal["relu", "gelu"] = _help("Activation inside the bottleneck (the paper's code: gelu).",
+                                                   "gelu")
+    target: list[str] = _help("Modules to follow with an adapter; [auto]: the family's attention and FFN "
+                              "output projections.", ["auto"])
+
+
+@dataclass
+class PrefixSection:
+    """Prefix tuning (Li & Liang 2021): trainable key/value prefixes on every layer, through an MLP."""
+
+    num_virtual_tokens: int = _help("Prefix length (the paper's 10 for table-to-text).", 10)
+    encoder_hidden_size: int = _help("Hidden width of the reparameterising MLP (the paper's 512).", 512)
+
+
+@dataclass
+class PromptSection:
+    """Prompt tuning (Lester et al. 2021): trainable input embeddings before the prompt."""
+
+    num_virtual_tokens: int = _help("Soft prompt length (the paper's 20 is within 1 point of 100 at scale).", 20)
+    init_text: str | None = _help("Initialise the soft prompt from this text's embeddings (None: random).", None)
+
+
+@dataclass
+class PtuningSection:
+    """P-tuning (Liu et al. 2021, GPT Understands, Too): virtual tokens produced by a prompt encoder."""
+
+    num_virtual_tokens: int = _help("Virtual tokens before the prompt.", 20)
+    encoder: Literal["lstm", "mlp"] = _help("Prompt encoder: the paper's bidirectional LSTM + MLP, or an MLP.",
+                                            "lstm")
+    encoder_hidden_size: int = _help("Hidden width of the prompt encoder.", 128)
+
+
+@dataclass
+class PtuningV2Section:
+    """P-tuning v2 (Liu et al. 2022): deep prompts on every layer, no reparameterisation."""
+
+    num_virtual_tokens: int = _help("Prompt length per layer (the paper: 20 for classification, up to 100 "
+                                    "for hard sequence tasks; ChatGLM's example uses 128).", 20)
 
 
 @dataclass
@@ -99,11 +183,21 @@ class EvalSection:
 @dataclass
 class FinetuneConfig:
     method: str = _help("Fine-tuning method (see `llmkit methods`).", "lora")
+    task: Literal["sft", "classify"] = _help(
+        "sft: causal-LM fine-tuning on chat data; classify: sequence classification with a new head.", "sft")
     output: str | None = _help("Output folder. None: runs/finetune-<method>-<time>.", None)
     overwrite: bool = _help("Replace a non-empty output folder.", False)
     model: ModelSection = field(default_factory=ModelSection)
     data: DataSection = field(default_factory=DataSection)
     lora: LoraSection = field(default_factory=LoraSection)
+    qlora: QloraSection = field(default_factory=QloraSection)
+    adalora: AdaLoraSection = field(default_factory=AdaLoraSection)
+    freeze: FreezeSection = field(default_factory=FreezeSection)
+    adapter: AdapterSection = field(default_factory=AdapterSection)
+    prefix: PrefixSection = field(default_factory=PrefixSection)
+    prompt: PromptSection = field(default_factory=PromptSection)
+    ptuning: PtuningSection = field(default_factory=PtuningSection)
+    ptuning_v2: PtuningV2Section = field(default_factory=PtuningV2Section)
     train: TrainSection = field(default_factory=TrainSection)
     eval: EvalSection = field(default_factory=EvalSection)
 
@@ -267,6 +361,15 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
 
 def _type_name(hint: Any) -> str:
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
+
+
+def method_hyperparameters(config: Any, section: str | None) -> list[tuple[str, Any, str]]:
+    """(dotted key, value, help) of every field in a method's recipe section."""
+    if section is None:
+        return []
+    values = getattr(config, section)
+    return [(f"{section}.{f.name}", getattr(values, f.name), f.metadata.get("help", ""))
+            for f in dataclasses.fields(values)]
 
 
 def to_dict(config: Any) -> dict[str, Any]:

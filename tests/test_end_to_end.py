@@ -70,10 +70,10 @@ def test_plain_peft_reload_gives_the_same_logits(trained):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from llmkit.models.loading import load_with_adapter
+    from llmkit.models.finetuned import load_finetuned
 
     plain = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(trained / "base"), trained / "ft")
-    ours, _ = load_with_adapter(str(trained / "ft"))
+    ours, _ = load_finetuned(str(trained / "ft"))
     ids = torch.tensor([[5, 9, 40, 7, 100, 3]])
     with torch.no_grad():
         expected = plain.eval()(input_ids=ids).logits
@@ -86,11 +86,11 @@ def test_plain_peft_reload_gives_the_same_logits(trained):
 def test_merge_gives_a_standalone_model_with_the_same_logits(trained):
     from transformers import AutoModelForCausalLM
 
-    from llmkit.models.loading import load_with_adapter
+    from llmkit.models.finetuned import load_finetuned
 
     llmkit("merge", trained / "ft", "--output", trained / "merged")
     merged = AutoModelForCausalLM.from_pretrained(trained / "merged").eval()
-    adapted, _ = load_with_adapter(str(trained / "ft"))
+    adapted, _ = load_finetuned(str(trained / "ft"))
     ids = torch.tensor([[5, 9, 40, 7, 100, 3]])
     with torch.no_grad():
         torch.testing.assert_close(merged(input_ids=ids).logits, adapted.eval()(input_ids=ids).logits,
@@ -100,11 +100,11 @@ def test_merge_gives_a_standalone_model_with_the_same_logits(trained):
 
 def test_chat_one_shot_streams_the_greedy_answer(trained):
     from llmkit.eval.exact_match import generate_answers
-    from llmkit.models.loading import load_with_adapter
+    from llmkit.models.finetuned import load_finetuned
 
     question = "55千米是多少米？"
     result = llmkit("chat", trained / "ft", "--prompt", question, "--max-new-tokens", 6)
-    model, tokenizer = load_with_adapter(str(trained / "ft"))
+    model, tokenizer = load_finetuned(str(trained / "ft"))
     [expected] = generate_answers(model, tokenizer, [[{"role": "user", "content": question}]],
                                   max_new_tokens=6, batch_size=1)
     assert result.stdout.strip().splitlines()[-1].strip() == expected

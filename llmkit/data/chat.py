@@ -26,8 +26,11 @@ PLAIN_TEMPLATE = (
 )
 
 
-def ensure_chat_template(tokenizer: Any) -> bool:
-    """Give `tokenizer` a chat template and a pad token if it lacks them. True if a template was added."""
+def ensure_chat_template(tokenizer: Any, fallback: str | None = None) -> bool:
+    """Give `tokenizer` a chat template (`fallback`, or the plain one) and a pad token if it lacks them.
+
+    True if a template was added.
+    """
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise LlmkitError("the tokenizer has neither a pad nor an EOS token; set one and save it")
@@ -36,7 +39,7 @@ def ensure_chat_template(tokenizer: Any) -> bool:
         return False
     if tokenizer.eos_token is None:
         raise LlmkitError("the tokenizer has no chat template and no EOS token to end answers with")
-    tokenizer.chat_template = PLAIN_TEMPLATE
+    tokenizer.chat_template = fallback or PLAIN_TEMPLATE
     return True
 
 

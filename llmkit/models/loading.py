@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -30,49 +29,58 @@ def check_model_source(path: str) -> None:
         raise LlmkitError(f"model path {path} does not exist (and is not a Hub id like owner/name)")
 
 
-def load_tokenizer(path: str, trust_remote_code: bool = False) -> Any:
+def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template: str | None = None) -> Any:
     from transformers import AutoTokenizer
 
     tokenizer = _from_pretrained(AutoTokenizer, path, trust_remote_code=trust_remote_code)
-    ensure_chat_template(tokenizer)
+    ensure_chat_template(tokenizer, fallback_template)
     return tokenizer
+
+
+def load_model(path: str, *, task: str = "sft", dtype: str = "auto", trust_remote_code: bool = False,
+               labels: list[str] | None = None, pad_token_id: int | None = None,
+               quantization: Any = None) -> Any:
+    """A causal LM (task sft) or a sequence classifier with a head for `labels` (task classify).
+
+    `quantization` is a qlora recipe section: the weights are then quantised by bitsandbytes as they load.
+    Without it the model goes to the GPU when there is one.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    check_model_source(path)
+    kwargs: dict[str, Any] = {"dtype": torch_dtype(dtype), "trust_remote_code": trust_remote_code}
+    if quantization is not None:
+        from llmkit.models.quantization import quantized_load_kwargs
+
+        kwargs.update(quantized_load_kwargs(quantization, task))
+    if task == "classify":
+        if not labels:
+            raise LlmkitError("a classifier needs its label names")
+        kwargs.update(num_labels=len(labels), id2label=dict(enumerate(labels)),
+                      label2id={name: i for i, name in enumerate(labels)})
+        if pad_token_id is not None:
+            kwargs["pad_token_id"] = pad_token_id  # decoder classifiers pool the last non-pad token
+        model = _from_pretrained(AutoModelForSequenceClassification, path, **kwargs)
+    else:
+        model = _from_pretrained(AutoModelForCausalLM, path, **kwargs)
+    if quantization is None and torch.cuda.is_available():
+        model = model.to("cuda")
+    return model
 
 
 def load_causal_lm(path: str, *, dtype: str = "auto", trust_remote_code: bool = False) -> tuple[Any, Any]:
     """(model, tokenizer) for a causal LM folder or Hub id, on the GPU when there is one."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
     check_model_source(path)
     tokenizer = load_tokenizer(path, trust_remote_code)
-    model = _from_pretrained(AutoModelForCausalLM, path, dtype=torch_dtype(dtype),
-                             trust_remote_code=trust_remote_code)
-    if torch.cuda.is_available():
-        model = model.to("cuda")
-    return model, tokenizer
+    return load_model(path, dtype=dtype, trust_remote_code=trust_remote_code), tokenizer
 
 
-def adapter_base(adapter_dir: str) -> str:
-    """The base model an adapter folder was trained on, as its adapter_config.json records it."""
-    config_path = Path(adapter_dir).expanduser() / "adapter_config.json"
-    if not config_path.is_file():
-        raise LlmkitError(f"{adapter_dir} is not an adapter folder (no adapter_config.json)")
-    base = json.loads(config_path.read_text(encoding="utf-8")).get("base_model_name_or_path")
-    if not base:
-        raise LlmkitError(f"{config_path} does not name its base model; pass --base")
-    return base
+def load_config(path: str, trust_remote_code: bool = False) -> Any:
+    from transformers import AutoConfig
 
-
-def load_with_adapter(adapter_dir: str, base: str | None = None, *, dtype: str = "auto",
-                      trust_remote_code: bool = False) -> tuple[Any, Any]:
-    """(PeftModel, tokenizer): the base model with the adapter applied; the adapter's tokenizer wins."""
-    from peft import PeftModel
-
-    base = base or adapter_base(adapter_dir)
-    model, tokenizer = load_causal_lm(base, dtype=dtype, trust_remote_code=trust_remote_code)
-    if (Path(adapter_dir) / "tokenizer_config.json").is_file():
-        tokenizer = load_tokenizer(adapter_dir, trust_remote_code)
-    return PeftModel.from_pretrained(model, adapter_dir), tokenizer
+    check_model_source(path)
+    return _from_pretrained(AutoConfig, path, trust_remote_code=trust_remote_code)
 
 
 def _from_pretrained(auto_class: Any, path: str, **kwargs: Any) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from llmkit import console
@@ -23,13 +22,14 @@ class ChatSession:
     @classmethod
     def load(cls, model: str, *, adapter: str | None = None, trust_remote_code: bool = False,
              **options: Any) -> ChatSession:
-        """`model` may be a full model, or an adapter folder (its base is read from adapter_config.json)."""
-        from llmkit.models.loading import load_causal_lm, load_with_adapter
+        """`model` is a model folder or Hub id, or a `llmkit finetune` output (its base is in its manifest)."""
+        from llmkit.models.finetuned import is_finetune_output, load_finetuned
+        from llmkit.models.loading import load_causal_lm
 
-        if adapter is None and (Path(model) / "adapter_config.json").is_file():
+        if adapter is None and is_finetune_output(model):
             model, adapter = None, model
         if adapter is not None:
-            loaded, tokenizer = load_with_adapter(adapter, model, trust_remote_code=trust_remote_code)
+            loaded, tokenizer = load_finetuned(adapter, base=model)
         else:
             loaded, tokenizer = load_causal_lm(model, trust_remote_code=trust_remote_code)
         loaded.eval()

@@ -1,118 +1,117 @@
-"""Supervised fine-tuning of a causal LM on chat data with a method from the table (LoRA, ...).
+"""Fine-tune a model with a method from the table (full, freeze, LoRA, ..., P-tuning v2) on a task.
 
-Steps: 1. check inputs  2. base model + tokenizer  3. data -> masked token ids  4. score before
-5. wrap with the method and train with Trainer  6. save adapter, tokenizer, recipe, run record, curve
-7. score after and print the before/after table.
+Tasks: `sft` (chat data, answer-only labels, held-out exact match; sft_task.py) and `classify`
+(a new classification head, held-out accuracy; classify_task.py).
+
+Steps: 1. check inputs  2. base model + tokenizer  3. data -> token ids  4. score before
+5. wrap with the method and train with Trainer  6. save what the method trained, with a manifest that
+says how to reload it  7. score after and print the before/after table.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from llmkit import console
-from llmkit.config import FinetuneConfig
+from llmkit.config import FinetuneConfig, to_dict
 from llmkit.errors import LlmkitError
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir
 from llmkit.training import save_loss_curve, train_summary, training_arguments
-from llmkit.tuning.methods import get_method, parameter_counts
+from llmkit.tuning.families import Family
+from llmkit.tuning.methods import Method, check_method_settings, get_method, parameter_counts
 
 
 def run(cfg: FinetuneConfig) -> dict[str, Any]:
     # 1. Everything a user can get wrong is checked before a model loads.
     method = get_method(cfg.method)
+    check_method_settings(method, cfg)
     output = Path(cfg.output) if cfg.output else default_output("finetune", cfg.method)
     check_output_dir(output, cfg.overwrite)
-    train_chats, eval_chats = load_conversations(cfg)
+    task = _make_task(cfg)
 
     # 2. Base model and tokenizer.
-    from llmkit.models.loading import load_causal_lm
-
     base_path = cfg.model.path or str(_builtin_base())
-    model, tokenizer = load_causal_lm(base_path, dtype=cfg.model.dtype,
-                                      trust_remote_code=cfg.model.trust_remote_code)
+    family = _family(base_path, cfg)
+    model, tokenizer = _load_base(base_path, cfg, method, family, task.labels)
 
     prepare_output_dir(output, cfg.overwrite)
     record = RunRecord(output, "finetune", cfg)
     record.update(base_model=base_path)
 
     # 3. Data.
-    from llmkit.data.sft import tokenize_dataset
-
     record.start("tokenize")
-    train_set, stats = tokenize_dataset(tokenizer, train_chats, cfg.data.max_length)
+    train_set, stats = task.tokenize(tokenizer)
     record.stop("tokenize")
-    console.info(f"data: {len(train_set)} training examples; {stats['truncated']} truncated to "
-                 f"{cfg.data.max_length} tokens, {stats['dropped']} dropped (no answer left)")
     record.update(data=stats)
 
-    # 4. Score the base model.
+    # 4. Score the base model. On CPU, bitsandbytes repacks 4-bit weights for inference the first time
+    # they run without grad, and layers with a bias cannot train after that: a quantised base is scored
+    # after training instead, with the adapter switched off (the same weights).
     scores: dict[str, float] = {}
-    if eval_chats and cfg.eval.before:
+    score_before = bool(task.n_eval and cfg.eval.before)
+    if score_before and not method.quantized_base:
         record.start("eval_before")
-        scores["before"], _ = _score(model, tokenizer, eval_chats, cfg, "scoring base model")
+        scores["before"], _ = task.score(model, tokenizer, "scoring base model")
         record.stop("eval_before")
 
-    # 5. Train. Seed first: the adapter's initialisation is random, and Trainer only seeds later.
+    # 5. Train. Seed first: adapters initialise randomly, and Trainer only seeds later.
     from transformers import set_seed
 
+    from llmkit.tuning.context import BuildContext
+
     set_seed(cfg.train.seed)
-    model = method.build(model, cfg)
+    ctx = BuildContext(task=cfg.task, base_path=base_path, total_steps=_planned_steps(cfg, len(train_set)),
+                       family=family)
+    model = method.build(model, cfg, ctx)
     trainable, total = parameter_counts(model)
     console.info(f"method {method.name}: {trainable:,} trainable of {total:,} parameters "
                  f"({100 * trainable / total:.2f}%)")
-    trainer = _trainer(model, tokenizer, train_set, cfg, output)
+    packing = _use_packing(cfg, method, family)
+    trainer = _trainer(model, tokenizer, train_set, task.collator(tokenizer, packing), cfg, method, output)
     record.start("train")
     train_output = trainer.train()
     record.stop("train")
     metrics = {**train_summary(trainer, train_output), "trainable_parameters": trainable,
                "total_parameters": total}
+    if method.name == "adalora":
+        from llmkit.tuning.adalora import final_ranks
 
-    # 6. Save what the method trained, with what is needed to use it.
-    model.save_pretrained(output)
-    tokenizer.save_pretrained(output)
+        record.update(adalora_final_ranks=final_ranks(model))
+
+    # 6. Save what the method trained, and how to load it back.
+    save_finetuned(model, tokenizer, output, method, cfg, base_path, task.labels)
     save_loss_curve(trainer.state.log_history, output, f"finetune {method.name}")
 
     # 7. Score again and report.
-    if eval_chats:
+    if score_before and method.quantized_base:
+        record.start("eval_before")
+        with model.disable_adapter():
+            scores["before"], _ = task.score(model, tokenizer, "scoring base model")
+        record.stop("eval_before")
+    if task.n_eval:
+        from llmkit.workflows.sft_task import write_predictions
+
         record.start("eval_after")
-        scores["after"], items = _score(model, tokenizer, eval_chats, cfg, "scoring fine-tuned model")
+        scores["after"], items = task.score(model, tokenizer, "scoring fine-tuned model")
         record.stop("eval_after")
-        _write_predictions(items, output / "predictions.jsonl")
-    metrics.update({f"exact_match_{k}": round(v, 2) for k, v in scores.items()})
+        write_predictions(items, output / "predictions.jsonl")
+    metrics.update({f"{task.metric}_{k}": round(v, 2) for k, v in scores.items()})
     record.update(metrics=metrics)
-    console.info("\n" + summary_table(method.name, metrics, len(eval_chats)))
+    console.info("\n" + summary_table(method.name, metrics, task.metric, task.n_eval))
     console.info(f"saved to {output}")
-    return {"output": output, "metrics": metrics}
+    return {"output": output, "metrics": metrics, "model": model, "tokenizer": tokenizer}
 
 
-def load_conversations(cfg: FinetuneConfig) -> tuple[list[list[dict]], list[list[dict]]]:
-    """(training conversations, held-out conversations scored by exact match)."""
-    if cfg.data.path is None:
-        from llmkit.data.demo_tasks import demo_task_split
+def _make_task(cfg: FinetuneConfig) -> Any:
+    if cfg.task == "classify":
+        from llmkit.workflows.classify_task import ClassifyTask
 
-        train = [e["messages"] for e in demo_task_split("train", seed=cfg.train.seed)]
-        held_out = [e["messages"] for e in demo_task_split("test", cfg.eval.max_samples, seed=0)]
-    else:
-        train = _read_conversations(cfg.data.path, cfg)
-        held_out = _read_conversations(cfg.data.eval_path, cfg) if cfg.data.eval_path else []
-    if cfg.data.limit:
-        train = train[:cfg.data.limit]
-    if cfg.data.system:
-        train, held_out = ([[{"role": "system", "content": cfg.data.system}] + c
-                            if c[0]["role"] != "system" else c for c in chats] for chats in (train, held_out))
-    return train, held_out[:cfg.eval.max_samples]
+        return ClassifyTask(cfg)
+    from llmkit.workflows.sft_task import SftTask
 
-
-def _read_conversations(path: str, cfg: FinetuneConfig) -> list[list[dict]]:
-    from llmkit.data.sft import detect_format, load_records, to_messages
-
-    records = load_records(path)
-    form = cfg.data.format if cfg.data.format != "auto" else detect_format(records.column_names, records[0])
-    try:
-        return [to_messages(row, form) for row in records]
-    except (KeyError, TypeError) as e:
-        raise LlmkitError(f"data {path}: a record does not fit the {form} form ({e!r})") from None
+    return SftTask(cfg)
 
 
 def _builtin_base() -> Path:
@@ -121,46 +120,98 @@ def _builtin_base() -> Path:
     return ensure_builtin_base()
 
 
-def _trainer(model: Any, tokenizer: Any, train_set: Any, cfg: FinetuneConfig, output: Path) -> Any:
-    from transformers import DataCollatorForSeq2Seq, Trainer
+def _family(base_path: str, cfg: FinetuneConfig) -> Family | None:
+    from llmkit.models.loading import load_config
+    from llmkit.tuning.families import family_of
 
-    from llmkit.data.collate import PackedRowsCollator
+    config = load_config(base_path, cfg.model.trust_remote_code)
+    family = family_of(config)
+    if family is None:
+        console.warn(f"llmkit has no entry for model type {config.model_type!r}: targets must be named "
+                     f"(--target, or all-linear for LoRA-style methods)")
+    elif cfg.task == "classify" and not family.classify:
+        raise LlmkitError(f"model type {config.model_type!r} has no sequence-classification head in llmkit")
+    return family
 
-    if cfg.data.packing:
-        collator = PackedRowsCollator(tokenizer.pad_token_id, row_tokens=cfg.data.max_length)
-    else:
-        collator = DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100)
+
+def _load_base(base_path: str, cfg: FinetuneConfig, method: Method, family: Family | None,
+               labels: list[str] | None) -> tuple[Any, Any]:
+    from llmkit.models.loading import load_model, load_tokenizer
+
+    tokenizer = load_tokenizer(base_path, cfg.model.trust_remote_code, family.chat_template if family else None)
+    if cfg.task == "classify":
+        tokenizer.padding_side = "right" if family and family.encoder else "left"
+    model = load_model(base_path, task=cfg.task, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code,
+                       labels=labels, pad_token_id=tokenizer.pad_token_id,
+                       quantization=cfg.qlora if method.quantized_base else None)
+    return model, tokenizer
+
+
+def _planned_steps(cfg: FinetuneConfig, n_examples: int) -> int:
+    if cfg.train.max_steps > 0:
+        return cfg.train.max_steps
+    per_step = cfg.train.batch_size * cfg.train.grad_accum
+    return max(1, math.ceil(cfg.train.epochs * math.ceil(n_examples / per_step)))
+
+
+def _use_packing(cfg: FinetuneConfig, method: Method, family: Family | None) -> bool:
+    if cfg.task != "sft" or not cfg.data.packing:
+        return False
+    if not method.packing:
+        console.info(f"packing off: {method.name} puts its virtual tokens once per row, so each example "
+                     f"gets its own padded row")
+        return False
+    if family is not None and not family.packing:
+        console.info("packing off: this model's attention mask ignores position ids, so packed examples "
+                     "would see each other")
+        return False
+    return True
+
+
+def _trainer(model: Any, tokenizer: Any, train_set: Any, collator: Any, cfg: FinetuneConfig, method: Method,
+             output: Path) -> Any:
+    from transformers import Trainer
+
+    callbacks = []
+    if method.name == "adalora":
+        from llmkit.tuning.adalora import AdaLoraCallback
+
+        callbacks.append(AdaLoraCallback(model, cfg.adalora.tinit, cfg.adalora.tfinal))
     model.config.use_cache = False
-    return Trainer(model=model, args=training_arguments(cfg.train, output), train_dataset=train_set,
-                   data_collator=collator, processing_class=tokenizer)
+    # Classification batches carry token_type_ids/attention_mask the model takes; keep every column.
+    return Trainer(model=model, args=training_arguments(cfg.train, output, remove_unused_columns=False),
+                   train_dataset=train_set, data_collator=collator, processing_class=tokenizer,
+                   callbacks=callbacks)
 
 
-def _score(model: Any, tokenizer: Any, chats: list[list[dict]], cfg: FinetuneConfig, desc: str):
-    from llmkit.eval.exact_match import score_exact_match
+def save_finetuned(model: Any, tokenizer: Any, output: Path, method: Method, cfg: FinetuneConfig,
+                   base_path: str, labels: list[str] | None) -> None:
+    """Write what `method` trained (and only that), the tokenizer, and the manifest that reloads them."""
+    from llmkit.models.finetuned import FinetuneManifest
 
-    return score_exact_match(model, tokenizer, chats, max_new_tokens=cfg.eval.max_new_tokens,
-                             batch_size=cfg.eval.batch_size, desc=desc)
+    if method.saves == "trained":
+        from llmkit.tuning.freeze import save_trained
+
+        save_trained(model, output)
+    elif method.saves == "bottleneck":
+        from llmkit.tuning.bottleneck import save_bottleneck_adapter
+
+        save_bottleneck_adapter(model, output)
+    else:  # a peft adapter folder, or a whole model: both are save_pretrained
+        model.config.use_cache = True
+        model.save_pretrained(output)
+    tokenizer.save_pretrained(output)
+    FinetuneManifest(method=method.name, task=cfg.task, base_model=base_path, labels=labels,
+                     quantization=to_dict(cfg.qlora) if method.quantized_base else None,
+                     trust_remote_code=cfg.model.trust_remote_code).write(output)
 
 
-def _write_predictions(items: list[Any], path: Path) -> None:
-    import json
-
-    with path.open("w", encoding="utf-8") as f:
-        for item in items:
-            f.write(json.dumps({"question": item.prompt[-1]["content"], "reference": item.reference,
-                                "prediction": item.prediction, "correct": item.correct},
-                               ensure_ascii=False) + "\n")
-
-
-def summary_table(method: str, metrics: dict[str, Any], n_eval: int) -> str:
+def summary_table(method: str, metrics: dict[str, Any], metric: str, n_eval: int) -> str:
+    label = metric.replace("_", " ") + " %"
     rows = []
-    if "exact_match_before" in metrics:
-        rows.append(["base model", f"{metrics['exact_match_before']:.1f}", "-", "-", "-"])
-    if "exact_match_after" in metrics:
-        after = f"{metrics['exact_match_after']:.1f}"
-    else:
-        after = "-"
+    if f"{metric}_before" in metrics:
+        rows.append(["base model", f"{metrics[f'{metric}_before']:.1f}", "-", "-", "-"])
+    after = f"{metrics[f'{metric}_after']:.1f}" if f"{metric}_after" in metrics else "-"
     rows.append([f"+ {method}", after, f"{metrics['trainable_parameters']:,}",
                  f"{metrics['train_seconds']:.0f}", f"{metrics['tokens_per_second']:.0f}"])
-    return console.table([f"model (held-out n={n_eval})", "exact match %", "trainable params",
-                          "train s", "tokens/s"], rows)
+    return console.table([f"model (held-out n={n_eval})", label, "trainable params", "train s", "tokens/s"], rows)

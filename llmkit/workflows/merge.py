@@ -1,19 +1,26 @@
-"""Merge a trained adapter into its base model: a standalone model any transformers user can load."""
+"""Merge what a method trained into its base model: a standalone model any transformers user can load."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from llmkit.errors import LlmkitError
 from llmkit.run_dir import check_output_dir, prepare_output_dir
 
 
 def merge_adapter(adapter: str, output: Path, *, base: str | None = None, overwrite: bool = False) -> Path:
-    from llmkit.models.loading import load_with_adapter
+    from llmkit.models.finetuned import load_finetuned, read_manifest
+    from llmkit.tuning.methods import get_method
 
+    method = get_method(read_manifest(adapter).method)
+    if not method.mergeable:
+        raise LlmkitError(f"{method.name} cannot be merged: {method.merge}")
     check_output_dir(output, overwrite)
-    model, tokenizer = load_with_adapter(adapter, base, dtype="float32")
-    merged = model.merge_and_unload()
+    # A QLoRA adapter merges into the full-precision base: merging into 4-bit weights would re-quantise.
+    model, tokenizer = load_finetuned(adapter, base=base, dtype="float32", quantized=False)
+    if method.saves == "adapter":
+        model = model.merge_and_unload()
     prepare_output_dir(output, overwrite)
-    merged.save_pretrained(output)
+    model.save_pretrained(output)
     tokenizer.save_pretrained(output)
     return output

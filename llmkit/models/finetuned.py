@@ -1,0 +1,104 @@
+"""Reload what `llmkit finetune` saved, whatever the method: the base model plus what was trained.
+
+Every finetune output holds `llmkit_finetune.json`, which says how to rebuild the model: the method
+(and so the save format), the task, the base model, the labels of a classifier, and how the base was
+quantised. An adapter folder written by someone else (peft's adapter_config.json only) loads too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmkit.errors import LlmkitError
+
+MANIFEST = "llmkit_finetune.json"
+
+
+@dataclass
+class FinetuneManifest:
+    method: str
+    task: str
+    base_model: str
+    labels: list[str] | None = None
+    quantization: dict[str, Any] | None = None  # the qlora section the base was loaded with
+    trust_remote_code: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, output: Path) -> None:
+        (output / MANIFEST).write_text(json.dumps(asdict(self), indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def read_manifest(path: str | Path) -> FinetuneManifest:
+    folder = Path(path).expanduser()
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        return FinetuneManifest(**json.loads(manifest.read_text(encoding="utf-8")))
+    adapter_config = folder / "adapter_config.json"
+    if adapter_config.is_file():  # a peft adapter from elsewhere
+        config = json.loads(adapter_config.read_text(encoding="utf-8"))
+        if not config.get("base_model_name_or_path"):
+            raise LlmkitError(f"{adapter_config} does not name its base model; pass --base")
+        task = "classify" if config.get("task_type") == "SEQ_CLS" else "sft"
+        return FinetuneManifest(method="lora", task=task, base_model=config["base_model_name_or_path"])
+    raise LlmkitError(f"{path} is not a fine-tuning output (no {MANIFEST} or adapter_config.json)")
+
+
+def is_finetune_output(path: str | Path) -> bool:
+    folder = Path(path).expanduser()
+    return (folder / MANIFEST).is_file() or (folder / "adapter_config.json").is_file()
+
+
+def load_finetuned(path: str | Path, *, base: str | None = None, dtype: str = "auto",
+                   quantized: bool = True, is_trainable: bool = False) -> tuple[Any, Any]:
+    """(model, tokenizer) as they were at the end of training.
+
+    quantized=False loads a QLoRA adapter onto a full-precision base (what merging wants).
+    """
+    from llmkit.models.loading import load_model, load_tokenizer
+    from llmkit.tuning.methods import get_method
+
+    folder = Path(path).expanduser()
+    manifest = read_manifest(folder)
+    method = get_method(manifest.method)
+    remote = manifest.trust_remote_code
+    tokenizer = load_tokenizer(str(folder) if (folder / "tokenizer_config.json").is_file()
+                               else (base or manifest.base_model), remote)
+    common = {"task": manifest.task, "dtype": dtype, "trust_remote_code": remote, "labels": manifest.labels,
+              "pad_token_id": tokenizer.pad_token_id}
+    if method.saves == "model":
+        return load_model(str(folder), **common), tokenizer
+
+    quantization = None
+    if quantized and manifest.quantization:
+        from llmkit.config import QloraSection, build_config
+
+        quantization = build_config(QloraSection, manifest.quantization, source=str(folder / MANIFEST))
+    model = load_model(base or manifest.base_model, quantization=quantization, **common)
+    if method.saves == "trained":
+        from llmkit.tuning.freeze import load_trained
+
+        return load_trained(model, folder), tokenizer
+    if method.saves == "bottleneck":
+        from llmkit.tuning.bottleneck import load_bottleneck_adapter
+
+        return load_bottleneck_adapter(model, folder), tokenizer
+    return _load_peft_adapter(model, folder, manifest, is_trainable), tokenizer
+
+
+def _load_peft_adapter(model: Any, folder: Path, manifest: FinetuneManifest, is_trainable: bool) -> Any:
+    from peft import PeftConfig, PeftModel
+
+    config = PeftConfig.from_pretrained(str(folder))
+    if manifest.task == "classify" and config.peft_type == "PREFIX_TUNING":
+        from llmkit.tuning.prefix_classification import PrefixSequenceClassifier
+
+        return PrefixSequenceClassifier.load(model, str(folder), is_trainable=is_trainable)
+    model = PeftModel.from_pretrained(model, str(folder), is_trainable=is_trainable)
+    if config.peft_type == "ADALORA" and not is_trainable:
+        # AdaLoRA's forward adds its orthogonality term to any loss and looks up the adapter it trains,
+        # which peft leaves unset in inference mode (AttributeError). Name it, so a loss computes as in training.
+        model.base_model.trainable_adapter_name = "default"
+    return model

@@ -1,0 +1,42 @@
+"""AdaLoRA's rank allocation inside `transformers.Trainer`.
+
+AdaLoRA (Zhang et al. 2023) re-allocates its rank budget from importance scores computed from the
+gradients, which peft does in `update_and_allocate(step)`: after `optimizer.step()` and before
+`zero_grad()`. The Trainer never calls it, so without this callback every module keeps `init_r` and
+AdaLoRA silently degrades to plain LoRA.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import TrainerCallback
+
+
+class AdaLoraCallback(TrainerCallback):
+    def __init__(self, peft_model: Any, tinit_fraction: float, tfinal_fraction: float):
+        # The unwrapped peft model: under DDP the Trainer's `model` is a wrapper without `base_model`.
+        self.peft_model = peft_model
+        self.tinit_fraction = tinit_fraction
+        self.tfinal_fraction = tfinal_fraction
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        # The schedule is known only now (epochs x batches, or max_steps): fit AdaLoRA's phases to it.
+        from llmkit.tuning.peft_methods import adalora_phases
+
+        config = self.peft_model.peft_config["default"]
+        config.total_step = state.max_steps
+        config.tinit, config.tfinal = adalora_phases(self.tinit_fraction, self.tfinal_fraction, state.max_steps)
+
+    def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        # Called after optimizer.step() and before zero_grad(): the gradients are still there.
+        self.peft_model.base_model.update_and_allocate(state.global_step)
+
+
+def final_ranks(peft_model: Any) -> dict[str, int]:
+    """Rank of every AdaLoRA module now: the number of singular values its mask keeps."""
+    ranks = {}
+    for name, module in peft_model.named_modules():
+        if hasattr(module, "ranknum") and "default" in getattr(module, "lora_E", {}):
+            ranks[name.removeprefix("base_model.model.")] = int((module.lora_E["default"] != 0).sum())
+    return ranks

@@ -1,0 +1,121 @@
+"""Builders for the methods peft implements: LoRA, DoRA, QLoRA, AdaLoRA, prefix, prompt, P-tuning (v1, v2).
+
+Each builder takes the loaded base model, the job config and the build context, and returns the peft
+model to train. Hyperparameters come from the method's recipe section (see config.py for the papers'
+defaults); target modules from the family table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmkit.tuning.context import BuildContext
+from llmkit.tuning.families import resolve_targets
+
+
+def _task_type(ctx: BuildContext) -> Any:
+    from peft import TaskType
+
+    return TaskType.SEQ_CLS if ctx.task == "classify" else TaskType.CAUSAL_LM
+
+
+def _wrap(model: Any, config: Any) -> Any:
+    from peft import get_peft_model
+
+    return get_peft_model(model, config)
+
+
+def _lora_config(model: Any, cfg: Any, ctx: BuildContext, *, use_dora: bool = False) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(task_type=_task_type(ctx), r=cfg.lora.r, lora_alpha=cfg.lora.alpha,
+                      lora_dropout=cfg.lora.dropout, target_modules=resolve_targets(cfg.lora.target, model.config),
+                      use_dora=use_dora)
+
+
+def build_lora(model: Any, cfg: Any, ctx: BuildContext) -> Any:
+    return _wrap(model, _lora_config(model, cfg, ctx))
+
+
+def build_dora(model: Any, cfg: Any, ctx: BuildContext) -> Any:
+    return _wrap(model, _lora_config(model, cfg, ctx, use_dora=True))
+
+
+def build_qlora(model: Any, cfg: Any, ctx: BuildContext) -> Any:
+    """LoRA on a base that was loaded quantised (see models/quantization.py)."""
+    from peft import prepare_model_for_kbit_training
+
+    # Casts norms and the head to fp32 and makes inputs require grad, so checkpointing can backprop.
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.train.gradient_checkpointing)
+    return _wrap(model, _lora_config(model, cfg, ctx))
+
+
+def build_adalora(model: Any, cfg: Any, ctx: BuildContext) -> Any:
+    from peft import AdaLoraConfig
+
+    a = cfg.adalora
+    # The real schedule is only known when training starts: AdaLoraScheduleCallback resets total_step,
+    # tinit and tfinal from the Trainer's max_steps then. This estimate only has to be valid.
+    total = max(ctx.total_steps, 3)
+    tinit, tfinal = adalora_phases(a.tinit, a.tfinal, total)
+    config = AdaLoraConfig(task_type=_task_type(ctx), init_r=a.init_r, target_r=a.target_r, tinit=tinit,
+                           tfinal=tfinal, deltaT=a.delta_t, beta1=a.beta1, beta2=a.beta2,
+                           orth_reg_weight=a.orth_reg_weight, total_step=total, lora_alpha=cfg.lora.alpha,
+                           lora_dropout=cfg.lora.dropout,
+                           target_modules=resolve_targets(cfg.lora.target, model.config))
+    return _wrap(model, config)
+
+
+def adalora_phases(tinit_fraction: float, tfinal_fraction: float, total_steps: int) -> tuple[int, int]:
+    """(tinit, tfinal) in steps from the recipe's fractions, leaving at least one budgeting step."""
+    tinit = int(tinit_fraction * total_steps)
+    tfinal = int(tfinal_fraction * total_steps)
+    while tinit >= total_steps - tfinal and (tinit or tfinal):
+        tinit, tfinal = max(tinit - 1, 0), max(tfinal - 1, 0)
+    return tinit, tfinal
+
+
+def build_prefix(model: Any, cfg: Any, ctx: BuildContext) -> Any:
+    from peft import PrefixTuningConfig
+
+    config = PrefixTuningConfig(task_type=_task_type(ctx), num_virtual_tokens=cfg.prefix.num_virtual_tokens,
+                                prefix_projection=True, encoder_hidden_size=cfg.prefix.encoder_hidden_size)
+    return _wrap_prefix(model, config, ctx)
+
+
+def build_ptuning_v2(model: Any, cfg: Any, ctx: BuildContext) -> Any:
+    from peft import PrefixTuningConfig
+
+    # P-tuning v2 is prefix tuning without the MLP: the per-layer prompts are trained directly.
+    config = PrefixTuningConfig(task_type=_task_type(ctx), num_virtual_tokens=cfg.ptuning_v2.num_virtual_tokens,
+                                prefix_projection=False)
+    return _wrap_prefix(model, config, ctx)
+
+
+def _wrap_prefix(model: Any, config: Any, ctx: BuildContext) -> Any:
+    if ctx.task == "classify":
+        # peft's own sequence-classification wrapper refuses prefixes on transformers 5.
+        from llmkit.tuning.prefix_classification import PrefixSequenceClassifier
+
+        return PrefixSequenceClassifier(model, config)
+    return _wrap(model, config)
+
+
+def build_prompt(model: Any, cfg: Any, ctx: BuildContext) -> Any:
+    from peft import PromptTuningConfig, PromptTuningInit
+
+    p = cfg.prompt
+    text_init = {"prompt_tuning_init": PromptTuningInit.TEXT, "prompt_tuning_init_text": p.init_text,
+                 "tokenizer_name_or_path": ctx.base_path} if p.init_text else {}
+    config = PromptTuningConfig(task_type=_task_type(ctx), num_virtual_tokens=p.num_virtual_tokens, **text_init)
+    return _wrap(model, config)
+
+
+def build_ptuning(model: Any, cfg: Any, ctx: BuildContext) -> Any:
+    from peft import PromptEncoderConfig
+
+    p = cfg.ptuning
+    config = PromptEncoderConfig(task_type=_task_type(ctx), num_virtual_tokens=p.num_virtual_tokens,
+                                 encoder_reparameterization_type=p.encoder.upper(),
+                                 encoder_hidden_size=p.encoder_hidden_size)
+    return _wrap(model, config)
