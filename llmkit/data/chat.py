@@ -26,15 +26,20 @@ PLAIN_TEMPLATE = (
 )
 
 
+def ensure_pad_token(tokenizer: Any) -> None:
+    """Batches need a pad token: LLaMA-style tokenizers have none, so EOS stands in (it is masked anyway)."""
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise LlmkitError("the tokenizer has neither a pad nor an EOS token; set one and save it")
+        tokenizer.pad_token = tokenizer.eos_token
+
+
 def ensure_chat_template(tokenizer: Any, fallback: str | None = None) -> bool:
     """Give `tokenizer` a chat template (`fallback`, or the plain one) and a pad token if it lacks them.
 
     True if a template was added.
     """
-    if tokenizer.pad_token is None:
-        if tokenizer.eos_token is None:
-            raise LlmkitError("the tokenizer has neither a pad nor an EOS token; set one and save it")
-        tokenizer.pad_token = tokenizer.eos_token
+    ensure_pad_token(tokenizer)
     if tokenizer.chat_template:
         return False
     if tokenizer.eos_token is None:

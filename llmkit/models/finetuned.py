@@ -65,7 +65,7 @@ def load_finetuned(path: str | Path, *, base: str | None = None, dtype: str = "a
     method = get_method(manifest.method)
     remote = manifest.trust_remote_code
     tokenizer = load_tokenizer(str(folder) if (folder / "tokenizer_config.json").is_file()
-                               else (base or manifest.base_model), remote)
+                               else (base or manifest.base_model), remote, chat=manifest.task == "sft")
     common = {"task": manifest.task, "dtype": dtype, "trust_remote_code": remote, "labels": manifest.labels,
               "pad_token_id": tokenizer.pad_token_id}
     if method.saves == "model":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from llmkit.data.chat import ensure_chat_template
+from llmkit.data.chat import ensure_chat_template, ensure_pad_token
 from llmkit.errors import LlmkitError, first_line
 
 
@@ -29,11 +29,16 @@ def check_model_source(path: str) -> None:
         raise LlmkitError(f"model path {path} does not exist (and is not a Hub id like owner/name)")
 
 
-def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template: str | None = None) -> Any:
+def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template: str | None = None, *,
+                   chat: bool = True) -> Any:
+    """The tokenizer with a pad token and (for chat use) a chat template, `fallback_template` if it has none."""
     from transformers import AutoTokenizer
 
     tokenizer = _from_pretrained(AutoTokenizer, path, trust_remote_code=trust_remote_code)
-    ensure_chat_template(tokenizer, fallback_template)
+    if chat:
+        ensure_chat_template(tokenizer, fallback_template)
+    else:
+        ensure_pad_token(tokenizer)
     return tokenizer
 
 

@@ -14,6 +14,14 @@ from peft import PeftModelForSequenceClassification
 
 
 class PrefixSequenceClassifier(PeftModelForSequenceClassification):
+    def forward(self, input_ids: Any = None, attention_mask: Any = None, **kwargs: Any) -> Any:
+        if attention_mask is not None and kwargs.get("position_ids") is None:
+            # Count positions over real tokens only (peft then shifts them past the prefix): a left-padded
+            # row then sees the prefix from the same distance as the text alone. Prefix keys carry no
+            # rotary position, so without this a decoder's logits would change with the padding.
+            kwargs["position_ids"] = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        return super().forward(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+
     def _prefix_tuning_forward(self, input_ids: Any = None, attention_mask: Any = None, inputs_embeds: Any = None,
                                labels: Any = None, **kwargs: Any) -> Any:
         # `forward` has already prepended the prefix's columns to attention_mask.

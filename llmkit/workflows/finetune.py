@@ -138,7 +138,8 @@ def _load_base(base_path: str, cfg: FinetuneConfig, method: Method, family: Fami
                labels: list[str] | None) -> tuple[Any, Any]:
     from llmkit.models.loading import load_model, load_tokenizer
 
-    tokenizer = load_tokenizer(base_path, cfg.model.trust_remote_code, family.chat_template if family else None)
+    tokenizer = load_tokenizer(base_path, cfg.model.trust_remote_code, family.chat_template if family else None,
+                               chat=cfg.task == "sft")
     if cfg.task == "classify":
         tokenizer.padding_side = "right" if family and family.encoder else "left"
     model = load_model(base_path, task=cfg.task, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code,
