@@ -63,7 +63,23 @@ def train_summary(trainer: Any, train_output: Any) -> dict[str, float]:
         "train_seconds": round(runtime, 2),
         "tokens": int(tokens),
         "tokens_per_second": round(tokens / runtime, 1) if runtime else 0.0,
+        **peak_memory(),
     }
+
+
+def peak_memory() -> dict[str, Any]:
+    """The peak memory of this process so far: GPU memory allocated by torch, or the CPU process's peak RSS."""
+    import torch
+
+    if torch.cuda.is_available():
+        return {"peak_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1),
+                "peak_memory_kind": "cuda max allocated"}
+    import resource
+    import sys
+
+    # ru_maxrss is in kilobytes on Linux and in bytes on macOS.
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
+    return {"peak_memory_mb": round(rss, 1), "peak_memory_kind": "process peak RSS"}
 
 
 def save_loss_curve(log_history: list[dict[str, Any]], output_dir: Path, title: str) -> Path | None:

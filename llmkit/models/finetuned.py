@@ -22,10 +22,11 @@ class FinetuneManifest:
     method: str
     task: str
     base_model: str
+    format: str  # adapter | model | trained | bottleneck (see llmkit/tuning/methods.py)
     labels: list[str] | None = None
     quantization: dict[str, Any] | None = None  # the qlora section the base was loaded with
     trust_remote_code: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    model_kwargs: dict[str, Any] = field(default_factory=dict)  # from_pretrained kwargs the base needs
 
     def write(self, output: Path) -> None:
         (output / MANIFEST).write_text(json.dumps(asdict(self), indent=1, ensure_ascii=False), encoding="utf-8")
@@ -42,7 +43,8 @@ def read_manifest(path: str | Path) -> FinetuneManifest:
         if not config.get("base_model_name_or_path"):
             raise LlmkitError(f"{adapter_config} does not name its base model; pass --base")
         task = "classify" if config.get("task_type") == "SEQ_CLS" else "sft"
-        return FinetuneManifest(method="lora", task=task, base_model=config["base_model_name_or_path"])
+        return FinetuneManifest(method="lora", task=task, base_model=config["base_model_name_or_path"],
+                                format="adapter")
     raise LlmkitError(f"{path} is not a fine-tuning output (no {MANIFEST} or adapter_config.json)")
 
 
@@ -58,17 +60,15 @@ def load_finetuned(path: str | Path, *, base: str | None = None, dtype: str = "a
     quantized=False loads a QLoRA adapter onto a full-precision base (what merging wants).
     """
     from llmkit.models.loading import load_model, load_tokenizer
-    from llmkit.tuning.methods import get_method
 
     folder = Path(path).expanduser()
     manifest = read_manifest(folder)
-    method = get_method(manifest.method)
     remote = manifest.trust_remote_code
     tokenizer = load_tokenizer(str(folder) if (folder / "tokenizer_config.json").is_file()
                                else (base or manifest.base_model), remote, chat=manifest.task == "sft")
     common = {"task": manifest.task, "dtype": dtype, "trust_remote_code": remote, "labels": manifest.labels,
-              "pad_token_id": tokenizer.pad_token_id}
-    if method.saves == "model":
+              "pad_token_id": tokenizer.pad_token_id, "model_kwargs": manifest.model_kwargs}
+    if manifest.format == "model":
         return load_model(str(folder), **common), tokenizer
 
     quantization = None
@@ -77,11 +77,11 @@ def load_finetuned(path: str | Path, *, base: str | None = None, dtype: str = "a
 
         quantization = build_config(QloraSection, manifest.quantization, source=str(folder / MANIFEST))
     model = load_model(base or manifest.base_model, quantization=quantization, **common)
-    if method.saves == "trained":
+    if manifest.format == "trained":
         from llmkit.tuning.freeze import load_trained
 
         return load_trained(model, folder), tokenizer
-    if method.saves == "bottleneck":
+    if manifest.format == "bottleneck":
         from llmkit.tuning.bottleneck import load_bottleneck_adapter
 
         return load_bottleneck_adapter(model, folder), tokenizer

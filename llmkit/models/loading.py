@@ -44,17 +44,19 @@ def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template
 
 def load_model(path: str, *, task: str = "sft", dtype: str = "auto", trust_remote_code: bool = False,
                labels: list[str] | None = None, pad_token_id: int | None = None,
-               quantization: Any = None) -> Any:
+               quantization: Any = None, model_kwargs: dict[str, Any] | None = None) -> Any:
     """A causal LM (task sft) or a sequence classifier with a head for `labels` (task classify).
 
     `quantization` is a qlora recipe section: the weights are then quantised by bitsandbytes as they load.
-    Without it the model goes to the GPU when there is one.
+    Without it the model goes to the GPU when there is one. `model_kwargs` reach from_pretrained (config
+    overrides such as ChatGLM's pre_seq_len).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     check_model_source(path)
-    kwargs: dict[str, Any] = {"dtype": torch_dtype(dtype), "trust_remote_code": trust_remote_code}
+    kwargs: dict[str, Any] = {"dtype": torch_dtype(dtype), "trust_remote_code": trust_remote_code,
+                              **(model_kwargs or {})}
     if quantization is not None:
         from llmkit.models.quantization import quantized_load_kwargs
 
@@ -93,3 +95,8 @@ def _from_pretrained(auto_class: Any, path: str, **kwargs: Any) -> Any:
         return auto_class.from_pretrained(path, **kwargs)
     except OSError as e:
         raise LlmkitError(f"cannot load {path}: {first_line(e)}") from e
+    except ValueError as e:
+        if "trust_remote_code" in str(e):
+            raise LlmkitError(f"{path} ships its own model code; pass --trust-remote-code (or set "
+                              f"model.trust_remote_code) if you trust its source") from e
+        raise

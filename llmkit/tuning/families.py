@@ -65,10 +65,11 @@ FAMILIES: dict[str, Family] = {
     "bert": Family(("query", "key", "value", "dense"),
                    (r"attention\.output\.dense", r"layer\.\d+\.output\.dense"), "encoder.layer",
                    packing=False, encoder=True),
-    # Remote code (trust_remote_code): read from the checkpoints' modeling_chatglm.py, not run here.
+    # Remote code (trust_remote_code): read from the checkpoints' modeling_chatglm.py, not run here (tests
+    # run a stand-in with the same module names). Its own attention masks ignore position_ids: no packing.
     "chatglm": Family(("query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"),
                       (r"self_attention\.dense", r"mlp\.dense_4h_to_h"), "encoder.layers",
-                      chat_template=GLM_TEMPLATE, classify=False, native_ptuning_v2=True),
+                      chat_template=GLM_TEMPLATE, packing=False, classify=False, native_ptuning_v2=True),
 }
 
 

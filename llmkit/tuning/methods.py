@@ -36,6 +36,8 @@ class Method:
     gradient_checkpointing: bool = True
     quantized_base: bool = False
     target_key: str | None = None  # the recipe key --target sets
+    # from_pretrained kwargs the base needs for this method: (FinetuneConfig, Family | None) -> kwargs
+    load_kwargs: Callable[[Any, Any], dict[str, Any]] | None = None
 
     @property
     def mergeable(self) -> bool:
@@ -86,7 +88,7 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("ptuning-v2", "Deep prompts: trainable key/value prompts on every layer, no MLP.",
            "Liu et al. 2022, P-Tuning v2: Prompt Tuning Can Be Comparable to Fine-tuning Universally",
            "ptuning_v2", peft_methods.build_ptuning_v2, "adapter", _VIRTUAL, packing=False,
-           gradient_checkpointing=False),
+           gradient_checkpointing=False, load_kwargs=peft_methods.ptuning_v2_load_kwargs),
 ]}
 
 
@@ -104,6 +106,14 @@ def check_method_settings(method: Method, cfg: Any) -> None:
         from llmkit.models.quantization import check_bitsandbytes
 
         check_bitsandbytes()
+
+
+def save_format(method: Method, model: Any) -> SaveKind:
+    """How this trained model is saved: the method's format, except that a method peft would wrap but the
+    model implements itself (ChatGLM's own P-tuning v2) saves just the tensors it trained."""
+    if method.saves == "adapter" and not hasattr(model, "peft_config"):
+        return "trained"
+    return method.saves
 
 
 def parameter_counts(model: Any) -> tuple[int, int]:

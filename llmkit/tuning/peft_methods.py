@@ -86,10 +86,36 @@ def build_prefix(model: Any, cfg: Any, ctx: BuildContext) -> Any:
 def build_ptuning_v2(model: Any, cfg: Any, ctx: BuildContext) -> Any:
     from peft import PrefixTuningConfig
 
+    if ctx.family is not None and ctx.family.native_ptuning_v2:
+        return _native_ptuning_v2(model)
+
     # P-tuning v2 is prefix tuning without the MLP: the per-layer prompts are trained directly.
     config = PrefixTuningConfig(task_type=_task_type(ctx), num_virtual_tokens=cfg.ptuning_v2.num_virtual_tokens,
                                 prefix_projection=False)
     return _wrap_prefix(model, config, ctx)
+
+
+def ptuning_v2_load_kwargs(cfg: Any, family: Any) -> dict[str, Any]:
+    """ChatGLM2/3 build their own P-tuning v2 prefix encoder when the config has pre_seq_len (their
+    ptuning/main.py sets it the same way); other families get peft's and load unchanged."""
+    if family is not None and family.native_ptuning_v2:
+        return {"pre_seq_len": cfg.ptuning_v2.num_virtual_tokens, "prefix_projection": False}
+    return {}
+
+
+def _native_ptuning_v2(model: Any) -> Any:
+    from llmkit.errors import LlmkitError
+
+    if getattr(model.config, "pre_seq_len", None) is None:
+        raise LlmkitError(f"{type(model).__name__} was loaded without pre_seq_len, so it has no prefix encoder")
+    trained = 0
+    for name, param in model.named_parameters():
+        param.requires_grad = "prefix_encoder" in name
+        trained += param.requires_grad
+    if not trained:
+        raise LlmkitError(f"{type(model).__name__} has pre_seq_len but no prefix_encoder parameters; "
+                          f"is this a ChatGLM2/3 checkpoint's own modeling code?")
+    return model
 
 
 def _wrap_prefix(model: Any, config: Any, ctx: BuildContext) -> Any:

@@ -34,7 +34,8 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     # 2. Base model and tokenizer.
     base_path = cfg.model.path or str(_builtin_base())
     family = _family(base_path, cfg)
-    model, tokenizer = _load_base(base_path, cfg, method, family, task.labels)
+    model_kwargs = method.load_kwargs(cfg, family) if method.load_kwargs else {}
+    model, tokenizer = _load_base(base_path, cfg, method, family, task.labels, model_kwargs)
 
     prepare_output_dir(output, cfg.overwrite)
     record = RunRecord(output, "finetune", cfg)
@@ -81,7 +82,7 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
         record.update(adalora_final_ranks=final_ranks(model))
 
     # 6. Save what the method trained, and how to load it back.
-    save_finetuned(model, tokenizer, output, method, cfg, base_path, task.labels)
+    save_finetuned(model, tokenizer, output, method, cfg, base_path, task.labels, model_kwargs)
     save_loss_curve(trainer.state.log_history, output, f"finetune {method.name}")
 
     # 7. Score again and report.
@@ -135,7 +136,7 @@ def _family(base_path: str, cfg: FinetuneConfig) -> Family | None:
 
 
 def _load_base(base_path: str, cfg: FinetuneConfig, method: Method, family: Family | None,
-               labels: list[str] | None) -> tuple[Any, Any]:
+               labels: list[str] | None, model_kwargs: dict[str, Any]) -> tuple[Any, Any]:
     from llmkit.models.loading import load_model, load_tokenizer
 
     tokenizer = load_tokenizer(base_path, cfg.model.trust_remote_code, family.chat_template if family else None,
@@ -144,7 +145,8 @@ def _load_base(base_path: str, cfg: FinetuneConfig, method: Method, family: Fami
         tokenizer.padding_side = "right" if family and family.encoder else "left"
     model = load_model(base_path, task=cfg.task, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code,
                        labels=labels, pad_token_id=tokenizer.pad_token_id,
-                       quantization=cfg.qlora if method.quantized_base else None)
+                       quantization=cfg.qlora if method.quantized_base else None,
+                       model_kwargs=model_kwargs)
     return model, tokenizer
 
 
@@ -186,15 +188,17 @@ def _trainer(model: Any, tokenizer: Any, train_set: Any, collator: Any, cfg: Fin
 
 
 def save_finetuned(model: Any, tokenizer: Any, output: Path, method: Method, cfg: FinetuneConfig,
-                   base_path: str, labels: list[str] | None) -> None:
+                   base_path: str, labels: list[str] | None, model_kwargs: dict[str, Any]) -> None:
     """Write what `method` trained (and only that), the tokenizer, and the manifest that reloads them."""
     from llmkit.models.finetuned import FinetuneManifest
+    from llmkit.tuning.methods import save_format
 
-    if method.saves == "trained":
+    form = save_format(method, model)
+    if form == "trained":
         from llmkit.tuning.freeze import save_trained
 
         save_trained(model, output)
-    elif method.saves == "bottleneck":
+    elif form == "bottleneck":
         from llmkit.tuning.bottleneck import save_bottleneck_adapter
 
         save_bottleneck_adapter(model, output)
@@ -202,9 +206,9 @@ def save_finetuned(model: Any, tokenizer: Any, output: Path, method: Method, cfg
         model.config.use_cache = True
         model.save_pretrained(output)
     tokenizer.save_pretrained(output)
-    FinetuneManifest(method=method.name, task=cfg.task, base_model=base_path, labels=labels,
+    FinetuneManifest(method=method.name, task=cfg.task, base_model=base_path, format=form, labels=labels,
                      quantization=to_dict(cfg.qlora) if method.quantized_base else None,
-                     trust_remote_code=cfg.model.trust_remote_code).write(output)
+                     trust_remote_code=cfg.model.trust_remote_code, model_kwargs=model_kwargs).write(output)
 
 
 def summary_table(method: str, metrics: dict[str, Any], metric: str, n_eval: int) -> str:

@@ -12,13 +12,14 @@ def merge_adapter(adapter: str, output: Path, *, base: str | None = None, overwr
     from llmkit.models.finetuned import load_finetuned, read_manifest
     from llmkit.tuning.methods import get_method
 
-    method = get_method(read_manifest(adapter).method)
+    manifest = read_manifest(adapter)
+    method = get_method(manifest.method)
     if not method.mergeable:
         raise LlmkitError(f"{method.name} cannot be merged: {method.merge}")
     check_output_dir(output, overwrite)
     # A QLoRA adapter merges into the full-precision base: merging into 4-bit weights would re-quantise.
     model, tokenizer = load_finetuned(adapter, base=base, dtype="float32", quantized=False)
-    if method.saves == "adapter":
+    if manifest.format == "adapter":
         model = model.merge_and_unload()
     prepare_output_dir(output, overwrite)
     model.save_pretrained(output)
