@@ -118,7 +118,7 @@ def pretrain(
 
 @app.command()
 def merge(
-    adapter: Annotated[str, typer.Argument(help="Adapter folder written by `llmkit finetune`.")],
+    adapter: Annotated[str, typer.Argument(help="Output folder of `llmkit finetune` (or a peft adapter).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the merged model.")],
     base: Annotated[str | None, typer.Option("--base", help="Base model (default: the adapter's).")] = None,
     overwrite: OverwriteOption = False,

@@ -28,13 +28,15 @@ def _help(text: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
 # ----------------------------------------------------------------------------------------------
 # Sections shared by the jobs
 
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+
 
 @dataclass
 class ModelSection:
     path: str | None = _help("Local model folder or Hub id. None: llmkit's built-in base model.", None)
     trust_remote_code: bool = _help("Run model code shipped with the checkpoint (only for sources you trust).",
                                     False)
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = _help(
+    dtype: Dtype = _help(
         "Weights dtype. auto: bfloat16 on a GPU that supports it, float32 otherwise.", "auto")
 
 
@@ -99,7 +101,7 @@ class QloraSection:
     bits: Literal[4, 8] = _help("Base weights in 4-bit (NF4/FP4) or 8-bit (LLM.int8) through bitsandbytes.", 4)
     quant_type: Literal["nf4", "fp4"] = _help("4-bit data type; NF4 is the paper's.", "nf4")
     double_quant: bool = _help("Quantise the quantisation constants too (the paper's double quantisation).", True)
-    compute_dtype: Literal["auto", "float32", "bfloat16", "float16"] = _help(
+    compute_dtype: Dtype = _help(
         "Dtype of the de-quantised matmuls. auto: bfloat16 on a GPU that has it, float32 otherwise.", "auto")
 
 

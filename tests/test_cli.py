@@ -37,6 +37,16 @@ def test_unknown_method(tmp_path):
                            "unknown method 'magic'", "lora")
 
 
+def test_target_on_a_method_without_targets(tmp_path):
+    _assert_one_line_error(llmkit("finetune", "--method", "prompt", "--target", "q_proj", "--model", str(tmp_path),
+                                  "--output", str(tmp_path / "o")), "--target does not apply", "prompt")
+
+
+def test_prefix_with_gradient_checkpointing(tmp_path):
+    _assert_one_line_error(llmkit("finetune", "--method", "prefix", "--set", "train.gradient_checkpointing=true",
+                                  "--output", str(tmp_path / "o")), "gradient checkpointing")
+
+
 def test_missing_data_path(tmp_path):
     _assert_one_line_error(llmkit("finetune", "--data", str(tmp_path / "missing.jsonl")), "does not exist")
 
@@ -92,7 +102,12 @@ def test_recipes_list_and_show():
 
 
 def test_methods_and_env():
-    assert "lora" in llmkit("methods").stdout
+    from llmkit.tuning.methods import METHODS
+
+    listing = llmkit("methods").stdout
+    assert all(f"| {name} " in listing for name in METHODS) and "adalora.target_r=8" in listing
+    detail = llmkit("methods", "ptuning-v2").stdout
+    assert "ptuning_v2.num_virtual_tokens" in detail and "Liu et al. 2022" in detail
     env = llmkit("env")
     assert env.returncode == 0 and "transformers" in env.stdout and "CPU" in env.stdout
     assert "bitsandbytes" in env.stdout

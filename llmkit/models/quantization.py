@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from llmkit.errors import LlmkitError
@@ -36,8 +37,5 @@ def quantized_load_kwargs(section: Any, task: str = "sft") -> dict[str, Any]:
                                     bnb_4bit_compute_dtype=torch_dtype(section.compute_dtype), **skip)
     # Quantisation happens while loading, on the device the weights land on: one GPU per process
     # (LOCAL_RANK under accelerate/torchrun), or the CPU.
-    if torch.cuda.is_available():
-        device: Any = torch.cuda.current_device()
-    else:
-        device = "cpu"
+    device: Any = int(os.environ.get("LOCAL_RANK", "0")) if torch.cuda.is_available() else "cpu"
     return {"quantization_config": config, "device_map": {"": device}}

@@ -8,6 +8,7 @@ from typing import Any
 
 from llmkit import console
 from llmkit.data.chat import turn_end_token_ids
+from llmkit.errors import LlmkitError
 
 
 @dataclass
@@ -29,6 +30,10 @@ class ChatSession:
         if adapter is None and is_finetune_output(model):
             model, adapter = None, model
         if adapter is not None:
+            from llmkit.models.finetuned import read_manifest
+
+            if read_manifest(adapter).task != "sft":
+                raise LlmkitError(f"{adapter} holds a classifier; chat needs a causal LM")
             loaded, tokenizer = load_finetuned(adapter, base=model)
         else:
             loaded, tokenizer = load_causal_lm(model, trust_remote_code=trust_remote_code)
