@@ -14,6 +14,15 @@ def _isolated_caches(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    # The models built in tests are tiny: one thread runs them faster than two (no synchronisation), and
+    # does not spin against other work on a shared CPU. CLI tests run in their own processes, unaffected.
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
     from llmkit.data.demo_corpus import demo_documents

@@ -10,6 +10,7 @@ says how to reload it  7. score after and print the before/after table.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -92,12 +93,10 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
             scores["before"], _ = task.score(model, tokenizer, "scoring base model")
         record.stop("eval_before")
     if task.n_eval:
-        from llmkit.workflows.sft_task import write_predictions
-
         record.start("eval_after")
         scores["after"], items = task.score(model, tokenizer, "scoring fine-tuned model")
         record.stop("eval_after")
-        write_predictions(items, output / "predictions.jsonl")
+        _write_predictions(items, output / "predictions.jsonl")
     metrics.update({f"{task.metric}_{k}": round(v, 2) for k, v in scores.items()})
     record.update(metrics=metrics)
     console.info("\n" + summary_table(method.name, metrics, task.metric, task.n_eval))
@@ -206,9 +205,17 @@ def save_finetuned(model: Any, tokenizer: Any, output: Path, method: Method, cfg
         model.config.use_cache = True
         model.save_pretrained(output)
     tokenizer.save_pretrained(output)
-    FinetuneManifest(method=method.name, task=cfg.task, base_model=base_path, format=form, labels=labels,
+    # A local base is recorded as an absolute path, so the output reloads from any working directory.
+    base = str(Path(base_path).expanduser().resolve()) if Path(base_path).expanduser().exists() else base_path
+    FinetuneManifest(method=method.name, task=cfg.task, base_model=base, format=form, labels=labels,
                      quantization=to_dict(cfg.qlora) if method.quantized_base else None,
                      trust_remote_code=cfg.model.trust_remote_code, model_kwargs=model_kwargs).write(output)
+
+
+def _write_predictions(items: list[dict[str, Any]], path: Path) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for item in items:
+            f.write(json.dumps(item, ensure_ascii=False) + "\n")
 
 
 def summary_table(method: str, metrics: dict[str, Any], metric: str, n_eval: int) -> str:

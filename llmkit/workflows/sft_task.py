@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from llmkit import console
@@ -84,8 +82,3 @@ def _read_conversations(path: str, cfg: FinetuneConfig) -> list[list[dict]]:
     except (KeyError, TypeError) as e:
         raise LlmkitError(f"data {path}: a record does not fit the {form} form ({e!r})") from None
 
-
-def write_predictions(items: list[dict[str, Any]], path: Path) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for item in items:
-            f.write(json.dumps(item, ensure_ascii=False) + "\n")
