@@ -52,7 +52,9 @@ class AlexNetForImageClassification(ClassicPreTrainedModel):
 
         def lrn() -> nn.Module:
             # k=2, n=5, alpha=1e-4, beta=0.75 as in section 3.3 of the paper
-            return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0) if config.local_response_norm else nn.Identity()
+            if not config.local_response_norm:
+                return nn.Identity()
+            return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
 
         def pool() -> nn.Module:
             return nn.MaxPool2d(kernel_size=3, stride=2)  # overlapping: stride < kernel
@@ -68,11 +70,12 @@ class AlexNetForImageClassification(ClassicPreTrainedModel):
             nn.Conv2d(c[3], c[4], 3, padding=1, groups=g[4]), nn.ReLU(inplace=True), pool(),
         )
         self.avgpool = nn.AdaptiveAvgPool2d(config.pool_size)
+        hidden, flat = config.hidden_size, c[4] * config.pool_size ** 2
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Dropout(config.dropout), nn.Linear(c[4] * config.pool_size ** 2, config.hidden_size), nn.ReLU(inplace=True),
-            nn.Dropout(config.dropout), nn.Linear(config.hidden_size, config.hidden_size), nn.ReLU(inplace=True),
-            nn.Linear(config.hidden_size, config.num_labels),
+            nn.Dropout(config.dropout), nn.Linear(flat, hidden), nn.ReLU(inplace=True),
+            nn.Dropout(config.dropout), nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, config.num_labels),
         )
         self.post_init()
 

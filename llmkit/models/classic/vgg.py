@@ -65,11 +65,12 @@ class VGGForImageClassification(ClassicPreTrainedModel):
             width = filters
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(config.pool_size)
+        hidden, flat = config.hidden_size, width * config.pool_size ** 2
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(width * config.pool_size ** 2, config.hidden_size), nn.ReLU(inplace=True), nn.Dropout(config.dropout),
-            nn.Linear(config.hidden_size, config.hidden_size), nn.ReLU(inplace=True), nn.Dropout(config.dropout),
-            nn.Linear(config.hidden_size, config.num_labels),
+            nn.Linear(flat, hidden), nn.ReLU(inplace=True), nn.Dropout(config.dropout),
+            nn.Linear(hidden, hidden), nn.ReLU(inplace=True), nn.Dropout(config.dropout),
+            nn.Linear(hidden, config.num_labels),
         )
         self.post_init()
 
