@@ -184,6 +184,41 @@ def env() -> None:
     console.info(console.table(["item", "value"], [[k, v] for k, v in describe_environment().items()]))
 
 
+@app.command()
+def train(
+    model: Annotated[str | None, typer.Option("--model", help="Model from `llmkit models` (default: lenet5).")] = None,
+    data: Annotated[str | None, typer.Option("--data", help="digits, xor, an image folder, .csv, .npz, "
+                                             "or a .txt corpus (character LM). Default: digits.")] = None,
+    recipe: RecipeOption = None,
+    output: OutputOption = None,
+    overwrite: OverwriteOption = False,
+    epochs: Annotated[float | None, typer.Option("--epochs", help="Training epochs.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Examples per device per step.")] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps.")] = None,
+    report_to: Annotated[str | None, typer.Option("--report-to", help="e.g. tensorboard.")] = None,
+    set_: SetOption = None,
+) -> None:
+    """Train a classic network (MLP, LeNet-5, AlexNet, VGG, GoogLeNet, ResNet, RNN/LSTM/GRU) with Trainer."""
+    cfg = _job_config("classic", recipe, {
+        "model.name": model, "data.path": data, "output": str(output) if output else None,
+        "overwrite": overwrite or None, "train.epochs": epochs, "train.lr": lr, "train.batch_size": batch_size,
+        "train.max_steps": max_steps, "train.report_to": [report_to] if report_to else None,
+    }, set_)
+    from llmkit.workflows import classify as workflow
+
+    workflow.run(cfg)
+
+
+@app.command()
+def models() -> None:
+    """List the classic models with their parameter counts (built on the meta device)."""
+    from llmkit import console
+    from llmkit.models.classic.registry import model_table
+
+    console.info(console.table(["model", "input", "params", "at inference", "what it is"], model_table()))
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)
