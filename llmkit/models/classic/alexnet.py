@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import PretrainedConfig
 from transformers.modeling_outputs import ImageClassifierOutput
 
-from llmkit.models.classic.common import ClassicPreTrainedModel, classification_loss
+from llmkit.models.classic.common import ClassicConfig, ClassicPreTrainedModel, classification_loss, with_labels
 
 
-class AlexNetConfig(PretrainedConfig):
+class AlexNetConfig(ClassicConfig):
     model_type = "llmkit-alexnet"
 
     def __init__(self, num_channels: int = 3, channels: list[int] | None = None, groups: list[int] | None = None,
@@ -40,7 +39,7 @@ class AlexNetConfig(PretrainedConfig):
         self.stem_stride = stem_stride
         self.pool_size = pool_size
         self.dropout = dropout
-        super().__init__(num_labels=num_labels, **kwargs)
+        super().__init__(**with_labels(num_labels, kwargs))
 
 
 class AlexNetForImageClassification(ClassicPreTrainedModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import PreTrainedModel
+from transformers import PretrainedConfig, PreTrainedModel
 from transformers import initialization as init
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
@@ -20,6 +20,30 @@ def activation(name: str) -> nn.Module:
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
+
+
+def with_labels(num_labels: int, kwargs: dict) -> dict:
+    """PretrainedConfig kwargs with `num_labels`, unless a saved config brings its own `id2label`.
+
+    On `from_pretrained` the saved id2label comes back in kwargs while `num_labels` takes our default:
+    passing both would resize the head to the default and re-initialise it.
+    """
+    if kwargs.get("id2label") is None:
+        kwargs["num_labels"] = num_labels
+    return kwargs
+
+
+class ClassicConfig(PretrainedConfig):
+    """Always writes id2label, so the number of classes survives save -> load.
+
+    transformers leaves id2label out of config.json when there are 2 classes (its default), and
+    our configs default to 10 or 1000: a 2-class model would come back with the wrong head.
+    """
+
+    def to_diff_dict(self) -> dict:
+        diff = super().to_diff_dict()
+        diff.setdefault("id2label", {str(k): v for k, v in self.id2label.items()})
+        return diff
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor | None:

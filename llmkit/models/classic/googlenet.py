@@ -20,10 +20,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import PretrainedConfig
 from transformers.modeling_outputs import ImageClassifierOutput
 
-from llmkit.models.classic.common import ClassicPreTrainedModel, classification_loss
+from llmkit.models.classic.common import ClassicConfig, ClassicPreTrainedModel, classification_loss, with_labels
 
 # Table 1: name -> (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool projection); "M" is a 3x3/2 max pool.
 INCEPTION_TABLE: list[tuple[str, tuple[int, ...]] | str] = [
@@ -35,7 +34,7 @@ INCEPTION_TABLE: list[tuple[str, tuple[int, ...]] | str] = [
 AUX_AFTER = ("4a", "4d")
 
 
-class GoogLeNetConfig(PretrainedConfig):
+class GoogLeNetConfig(ClassicConfig):
     model_type = "llmkit-googlenet"
 
     def __init__(self, num_channels: int = 3, aux_classifiers: bool = True, aux_weight: float = 0.3,
@@ -51,7 +50,7 @@ class GoogLeNetConfig(PretrainedConfig):
         self.width_divisor = width_divisor  # divide every width by this: tiny test networks
         self.dropout = dropout
         self.aux_dropout = aux_dropout
-        super().__init__(num_labels=num_labels, **kwargs)
+        super().__init__(**with_labels(num_labels, kwargs))
 
 
 @dataclass

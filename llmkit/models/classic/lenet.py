@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import PretrainedConfig
 from transformers.modeling_outputs import ImageClassifierOutput
 
-from llmkit.models.classic.common import ClassicPreTrainedModel, activation, classification_loss
+from llmkit.models.classic.common import (
+    ClassicConfig,
+    ClassicPreTrainedModel,
+    activation,
+    classification_loss,
+    with_labels,
+)
 
 
-class LeNet5Config(PretrainedConfig):
+class LeNet5Config(ClassicConfig):
     model_type = "llmkit-lenet5"
 
     def __init__(self, num_channels: int = 1, image_size: int = 32, activation: str = "tanh",
@@ -30,7 +35,7 @@ class LeNet5Config(PretrainedConfig):
         self.image_size = image_size
         self.activation = activation
         self.pooling = pooling
-        super().__init__(num_labels=num_labels, **kwargs)
+        super().__init__(**with_labels(num_labels, kwargs))
 
 
 class LeNet5ForImageClassification(ClassicPreTrainedModel):

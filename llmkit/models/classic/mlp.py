@@ -15,13 +15,18 @@ import math
 
 import torch
 from torch import nn
-from transformers import PretrainedConfig
 from transformers.modeling_outputs import ImageClassifierOutput
 
-from llmkit.models.classic.common import ClassicPreTrainedModel, activation, classification_loss
+from llmkit.models.classic.common import (
+    ClassicConfig,
+    ClassicPreTrainedModel,
+    activation,
+    classification_loss,
+    with_labels,
+)
 
 
-class MLPConfig(PretrainedConfig):
+class MLPConfig(ClassicConfig):
     model_type = "llmkit-mlp"
 
     def __init__(self, input_size: int = 64, hidden_sizes: list[int] | None = None, activation: str = "relu",
@@ -30,7 +35,7 @@ class MLPConfig(PretrainedConfig):
         self.hidden_sizes = list(hidden_sizes) if hidden_sizes is not None else [256, 128]
         self.activation = activation
         self.dropout = dropout
-        super().__init__(num_labels=num_labels, **kwargs)
+        super().__init__(**with_labels(num_labels, kwargs))
 
 
 class MLPForImageClassification(ClassicPreTrainedModel):

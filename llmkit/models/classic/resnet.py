@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import PretrainedConfig
 from transformers.modeling_outputs import ImageClassifierOutput
 
-from llmkit.models.classic.common import ClassicPreTrainedModel, classification_loss
+from llmkit.models.classic.common import ClassicConfig, ClassicPreTrainedModel, classification_loss, with_labels
 
 DEPTHS = {18: ("basic", [2, 2, 2, 2]), 34: ("basic", [3, 4, 6, 3]), 50: ("bottleneck", [3, 4, 6, 3]),
           101: ("bottleneck", [3, 4, 23, 3]), 152: ("bottleneck", [3, 8, 36, 3])}
 
 
-class ResNetConfig(PretrainedConfig):
+class ResNetConfig(ClassicConfig):
     model_type = "llmkit-resnet"
 
     def __init__(self, num_channels: int = 3, depth: int = 18, block: str | None = None,
@@ -39,7 +38,7 @@ class ResNetConfig(PretrainedConfig):
         self.layers = list(layers) if layers is not None else list(DEPTHS[depth][1])
         self.widths = list(widths) if widths is not None else [64, 128, 256, 512]
         self.stem = stem
-        super().__init__(num_labels=num_labels, **kwargs)
+        super().__init__(**with_labels(num_labels, kwargs))
 
 
 class BasicBlock(nn.Module):

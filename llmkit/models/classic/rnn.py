@@ -19,15 +19,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import GenerationMixin, PretrainedConfig
+from transformers import GenerationMixin
 from transformers.modeling_outputs import CausalLMOutput, SequenceClassifierOutput
 
-from llmkit.models.classic.common import ClassicPreTrainedModel, classification_loss
+from llmkit.models.classic.common import ClassicConfig, ClassicPreTrainedModel, classification_loss, with_labels
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
-class RNNConfig(PretrainedConfig):
+class RNNConfig(ClassicConfig):
     model_type = "llmkit-rnn"
 
     def __init__(self, cell: str = "lstm", vocab_size: int = 0, input_size: int = 8, hidden_size: int = 128,
@@ -43,7 +43,7 @@ class RNNConfig(PretrainedConfig):
         self.bidirectional = bidirectional
         self.dropout = dropout  # between stacked layers, as nn.LSTM applies it
         self.activation = "tanh"  # for the shared initialiser: Glorot for the input and output layers
-        super().__init__(num_labels=num_labels, **kwargs)
+        super().__init__(**with_labels(num_labels, kwargs))
 
 
 class RNNPreTrainedModel(ClassicPreTrainedModel):
@@ -136,3 +136,9 @@ class RNNForCausalLM(RNNPreTrainedModel, GenerationMixin):
 
     def prepare_inputs_for_generation(self, input_ids: torch.Tensor, **kwargs: Any) -> dict[str, Any]:
         return {"input_ids": input_ids}
+
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        # generate() would otherwise build a DynamicCache sized from attention-layer settings this
+        # config does not have (num_hidden_layers); a recurrent state is not a key/value cache.
+        return False

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import PretrainedConfig
 from transformers.modeling_outputs import ImageClassifierOutput
 
-from llmkit.models.classic.common import ClassicPreTrainedModel, classification_loss
+from llmkit.models.classic.common import ClassicConfig, ClassicPreTrainedModel, classification_loss, with_labels
 
 # Table 1: numbers are 3x3 convolutions with that many filters, "M" a max pool, "N@1" a 1x1 convolution.
 CONFIGURATIONS: dict[str, list[int | str]] = {
@@ -28,7 +27,7 @@ CONFIGURATIONS: dict[str, list[int | str]] = {
 }
 
 
-class VGGConfig(PretrainedConfig):
+class VGGConfig(ClassicConfig):
     model_type = "llmkit-vgg"
 
     def __init__(self, num_channels: int = 3, configuration: str = "D", layers: list[int | str] | None = None,
@@ -42,7 +41,7 @@ class VGGConfig(PretrainedConfig):
         self.hidden_size = hidden_size
         self.pool_size = pool_size  # 7 for 224x224 inputs (224 / 2^5); 1 for 32x32
         self.dropout = dropout
-        super().__init__(num_labels=num_labels, **kwargs)
+        super().__init__(**with_labels(num_labels, kwargs))
 
 
 class VGGForImageClassification(ClassicPreTrainedModel):
