@@ -297,6 +297,8 @@ class ClassicDataSection:
     image_shape: list[int] = _help("Shape of each flat CSV/NumPy example as an image, e.g. [1, 28, 28]; "
                                    "needed by CNNs and RNNs on flat features.", [])
     image_size: int = _help("Resize images to this side (0: the model's own, e.g. 32 for lenet5).", 0)
+    shift: int = _help("Move each training image by up to this many pixels, at random (0: off; image models).",
+                       0)
     test_fraction: float = _help("Held-out fraction (stratified) when the data has no test split.", 0.2)
     split_seed: int = _help("Seed of the train/test split, kept apart from train.seed so the test set is fixed.",
                             0)

@@ -197,8 +197,14 @@ class ModelInputs:
     describe: str
 
 
-def model_inputs(data: LabelledArrays, kind: str, model_name: str, image_size: int | None) -> ModelInputs:
-    """Shape `data` for a model reading `kind` (vector, image or sequence) and standardise it."""
+def model_inputs(data: LabelledArrays, kind: str, model_name: str, image_size: int | None,
+                 shift: int = 0) -> ModelInputs:
+    """Shape `data` for a model reading `kind` (vector, image or sequence) and standardise it.
+
+    `shift` > 0 moves each training image by up to that many pixels (at the model's resolution) every
+    time it is drawn: translation is the distortion LeCun et al. (1998) trained with, and it keeps a
+    CNN from memorising where the strokes of 1,437 digits sit. Image models only; the test set never moves.
+    """
     import torch
     import torch.nn.functional as F
 
@@ -232,20 +238,38 @@ def model_inputs(data: LabelledArrays, kind: str, model_name: str, image_size: i
     mean, std = float(x_train.mean()), float(x_train.std()) or 1.0
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     config["input_normalization"] = {"mean": round(mean, 6), "std": round(std, 6)}
-    return ModelInputs(ArrayDataset(key, x_train, data.y_train), ArrayDataset(key, x_test, data.y_test),
-                       config, describe)
+    if shift and kind != "image":
+        raise LlmkitError(f"data.shift moves images; {model_name} reads {kind}s: set data.shift=0")
+    train = ArrayDataset(key, x_train, data.y_train, shift=shift, fill=-mean / std)
+    return ModelInputs(train, ArrayDataset(key, x_test, data.y_test), config, describe)
 
 
 class ArrayDataset:
     """A map-style dataset of in-memory tensors; Trainer's default collator stacks its items."""
 
-    def __init__(self, key: str, x: Any, y: np.ndarray):
+    def __init__(self, key: str, x: Any, y: np.ndarray, shift: int = 0, fill: float = 0.0):
         import torch
 
         self.key, self.x, self.y = key, x.contiguous(), torch.as_tensor(y, dtype=torch.long)
+        self.shift, self.fill = shift, fill  # fill: the standardised value of a blank (0) pixel
 
     def __len__(self) -> int:
         return len(self.y)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        return {self.key: self.x[i], "labels": self.y[i]}
+        x = self.x[i]
+        if self.shift:
+            x = _translate(x, self.shift, self.fill)
+        return {self.key: x, "labels": self.y[i]}
+
+
+def _translate(image: Any, shift: int, fill: float) -> Any:
+    """Move a (C, H, W) image by a random (dy, dx) in [-shift, shift], filling the uncovered border."""
+    import torch
+
+    dy, dx = torch.randint(-shift, shift + 1, (2,)).tolist()
+    out = torch.full_like(image, fill)
+    h, w = image.shape[-2:]
+    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        image[:, max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    return out

@@ -43,7 +43,7 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
     data = load_arrays(cfg.data.path, label_column=cfg.data.label_column, image_shape=cfg.data.image_shape or None,
                        test_fraction=cfg.data.test_fraction, split_seed=cfg.data.split_seed, limit=cfg.data.limit)
     image_size = cfg.data.image_size or preset.image_size
-    inputs = model_inputs(data, preset.input, preset.name, image_size)
+    inputs = model_inputs(data, preset.input, preset.name, image_size, shift=cfg.data.shift)
     console.info(f"data: {data.source}, {len(inputs.train)} training and {len(inputs.test)} test examples, "
                  f"{len(data.classes)} classes, {inputs.describe}")
 
