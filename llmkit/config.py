@@ -291,9 +291,13 @@ class ClassicModelSection:
 @dataclass
 class ClassicDataSection:
     path: str = _help("digits (built in, 8x8), xor (built in), an image folder (one subfolder per class; "
-                      "train/ and test/ keep their split), a .csv, a .npz (x, y), or a .txt corpus for a "
-                      "character language model.", "digits")
-    label_column: str = _help("CSV column holding the label.", "label")
+                      "train/ and test/ keep their split), a .csv of numbers, a .npz (x, y), a .csv/.jsonl of "
+                      "texts and labels (RNNs), or a .txt corpus (character language model).", "digits")
+    label_column: str = _help("CSV/JSONL column holding the label.", "label")
+    text_column: str = _help("CSV/JSONL column holding the text (RNN text classification).", "text")
+    tokenizer: str | None = _help("Tokenizer folder for text classification; None: characters of the training "
+                                  "texts.", None)
+    max_length: int = _help("Tokens kept per text (text classification).", 256)
     image_shape: list[int] = _help("Shape of each flat CSV/NumPy example as an image, e.g. [1, 28, 28]; "
                                    "needed by CNNs and RNNs on flat features.", [])
     image_size: int = _help("Resize images to this side (0: the model's own, e.g. 32 for lenet5).", 0)

@@ -199,3 +199,26 @@ def test_two_processes_train_through_trainer(tmp_path):
     assert record["metrics"]["steps"] == 12
     assert result.stdout.count("saved to") == 1  # only the main process writes
     assert (out / "model.safetensors").is_file()
+
+
+def test_rnn_classifies_texts_with_a_character_tokenizer(tmp_path):
+    import random
+
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    rng = random.Random(0)
+    # the label is whether the text mentions "good"; lengths vary, so batches are padded
+    rows = [{"text": " ".join(rng.choice(["fine", "day", "the", "a"]) for _ in range(rng.randint(2, 9)))
+             + (" good" if i % 2 else " bad"), "label": "pos" if i % 2 else "neg"} for i in range(200)]
+    file = tmp_path / "texts.jsonl"
+    file.write_text("\n".join(json.dumps(r) for r in rows))
+    result = _train(tmp_path, "gru", file, ["hidden_size=16", "input_size=8"], epochs=8, lr=1e-2, batch_size=16)
+    assert result["metrics"]["test_accuracy"] >= 0.9
+    out = result["output"]
+    model, tokenizer = AutoModelForSequenceClassification.from_pretrained(out), AutoTokenizer.from_pretrained(out)
+    batch = tokenizer(["the day was good", "a bad"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        predicted = model(**batch).logits.argmax(-1).tolist()
+    assert [model.config.id2label[i] for i in predicted] == ["pos", "neg"]
+    with pytest.raises(LlmkitError, match="holds texts"):
+        _train(tmp_path / "cnn", "lenet5", file, max_steps=1)

@@ -18,6 +18,7 @@ import numpy as np
 
 from llmkit import console
 from llmkit.config import ClassicTrainConfig
+from llmkit.data.images import ModelInputs
 from llmkit.errors import LlmkitError
 from llmkit.models.classic.registry import Preset, get_preset
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir
@@ -37,23 +38,17 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
 
         return charlm.run(cfg, preset, options, output)
 
-    # 2. Data, shaped for the model: vectors, images at the model's size, or rows as time steps.
-    from llmkit.data.images import load_arrays, model_inputs
-
-    data = load_arrays(cfg.data.path, label_column=cfg.data.label_column, image_shape=cfg.data.image_shape or None,
-                       test_fraction=cfg.data.test_fraction, split_seed=cfg.data.split_seed, limit=cfg.data.limit)
-    image_size = cfg.data.image_size or preset.image_size
-    inputs = model_inputs(data, preset.input, preset.name, image_size, shift=cfg.data.shift)
-    console.info(f"data: {data.source}, {len(inputs.train)} training and {len(inputs.test)} test examples, "
-                 f"{len(data.classes)} classes, {inputs.describe}")
+    # 2. Data, shaped for the model: vectors, images at the model's size, rows as time steps, or texts
+    # as token ids.
+    inputs, classes, tokenizer, source = _data(cfg, preset)
+    console.info(f"data: {source}, {len(inputs.train)} training and {len(inputs.test)} test examples, "
+                 f"{len(classes)} classes, {inputs.describe}")
 
     # 3. The model: the preset's architecture, with inputs and classes from the data.
     from transformers import Trainer, set_seed
 
-    sized = {"num_labels": len(data.classes), "id2label": dict(enumerate(data.classes)),
-             "label2id": {c: i for i, c in enumerate(data.classes)}, **inputs.config}
-    if preset.input == "image":
-        sized["image_size"] = image_size
+    sized = {"num_labels": len(classes), "id2label": dict(enumerate(classes)),
+             "label2id": {c: i for i, c in enumerate(classes)}, **inputs.config}
     set_seed(cfg.train.seed)  # before the model: its initialisation is random
     model = build_model(preset, {**sized, **options})
     n_params = sum(p.numel() for p in model.parameters())
@@ -71,15 +66,20 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
         prepare_output_dir(output, cfg.overwrite)
         record = RunRecord(output, "train", cfg)
         record.update(model={"preset": preset.name, "class": type(model).__name__, "parameters": n_params},
-                      data={"source": data.source, "train": len(inputs.train), "test": len(inputs.test),
-                            "classes": data.classes, "inputs": inputs.describe})
+                      data={"source": source, "train": len(inputs.train), "test": len(inputs.test),
+                            "classes": classes, "inputs": inputs.describe})
 
     def compute_metrics(prediction: Any) -> dict[str, float]:
         logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
         return metric.compute(predictions=np.argmax(logits, axis=-1), references=prediction.label_ids)
 
+    collator = None
+    if tokenizer is not None:  # texts differ in length: pad each batch to its longest
+        from transformers import DataCollatorWithPadding
+
+        collator = DataCollatorWithPadding(tokenizer)
     trainer = Trainer(model=model, args=args, train_dataset=inputs.train, eval_dataset=inputs.test,
-                      compute_metrics=compute_metrics)
+                      compute_metrics=compute_metrics, data_collator=collator)
     if record:
         record.start("train")
     train_output = trainer.train()
@@ -103,11 +103,13 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
 
     record.stop("train")
     model.save_pretrained(output)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(output)
     logits = result.predictions[0] if isinstance(result.predictions, tuple) else result.predictions
-    counts = confusion_matrix(np.argmax(logits, axis=-1), result.label_ids, len(data.classes))
-    save_confusion_matrix(counts, data.classes, output, f"{preset.name} on {Path(data.source).name}")
+    counts = confusion_matrix(np.argmax(logits, axis=-1), result.label_ids, len(classes))
+    save_confusion_matrix(counts, classes, output, f"{preset.name} on {Path(source).name}")
     save_loss_curve(trainer.state.log_history, output, f"train {preset.name}")
-    save_accuracy_curve(trainer.state.log_history, output, f"{preset.name} on {Path(data.source).name}")
+    save_accuracy_curve(trainer.state.log_history, output, f"{preset.name} on {Path(source).name}")
     record.update(metrics=metrics, confusion_matrix=counts.tolist())
     console.info(console.table(
         ["model", "params", "epochs", "train s", "test accuracy", "macro F1"],
@@ -115,6 +117,36 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
           f"{100 * metrics['test_accuracy']:.2f}%", f"{metrics['test_macro_f1']:.4f}"]]))
     console.info(f"saved to {output}")
     return {"output": output, "metrics": metrics}
+
+
+def _data(cfg: ClassicTrainConfig, preset: Preset) -> tuple[Any, list[str], Any, str]:
+    """(model inputs, class names, tokenizer or None, source) for the preset's kind of input."""
+    from llmkit.data.texts import is_text_table
+
+    d = cfg.data
+    if is_text_table(d.path, d.text_column):
+        if preset.input != "sequence":
+            raise LlmkitError(f"{d.path} holds texts; {preset.name} reads {preset.input}s: pick rnn, lstm, gru "
+                              f"or bilstm")
+        from llmkit.data.texts import load_text_classification
+
+        texts = load_text_classification(d.path, text_column=d.text_column, label_column=d.label_column,
+                                         tokenizer=d.tokenizer, max_length=d.max_length,
+                                         test_fraction=d.test_fraction, split_seed=d.split_seed, limit=d.limit)
+        # token ids go through an embedding; the preset's input_size (8, one digit row) is too narrow
+        config = {"vocab_size": len(texts.tokenizer), "input_size": 64, "pad_token_id": texts.tokenizer.pad_token_id}
+        inputs = ModelInputs(texts.train, texts.test, config, f"token ids (vocabulary {len(texts.tokenizer)})")
+        return inputs, texts.classes, texts.tokenizer, texts.source
+
+    from llmkit.data.images import load_arrays, model_inputs
+
+    data = load_arrays(d.path, label_column=d.label_column, image_shape=d.image_shape or None,
+                       test_fraction=d.test_fraction, split_seed=d.split_seed, limit=d.limit)
+    image_size = d.image_size or preset.image_size
+    inputs = model_inputs(data, preset.input, preset.name, image_size, shift=d.shift)
+    if preset.input == "image":
+        inputs.config["image_size"] = image_size  # saved in config.json: the size the model was trained at
+    return inputs, data.classes, None, data.source
 
 
 def parse_options(items: list[str], preset: Preset) -> dict[str, Any]:
