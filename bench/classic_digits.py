@@ -6,7 +6,7 @@ time of the whole process (user + system, imports included), test accuracy and m
 fixed held-out 20% (359 images), and whether the issue's target is met (accuracy, and the whole
 command within 5 minutes). The XOR demo trains a perceptron and a two-layer MLP on the 4 XOR points.
 
-    python bench/classic_digits.py               # every row (about 8 minutes on one core)
+    python bench/classic_digits.py               # every row (about 15 minutes on one core)
     python bench/classic_digits.py --only lenet5-digits --threads 2
 
 This machine's 2 cores are shared; with 2 OpenMP threads and a busy neighbour, PyTorch ran a LeNet
@@ -33,6 +33,9 @@ ROWS = {
     "resnet18-small-digits": 0.98,
     "lstm-digits": 0.95,
     "gru-digits": None,
+    "alexnet-small-digits": None,
+    "vgg11-small-digits": None,
+    "googlenet-small-digits": None,
 }
 XOR = ("perceptron-xor", "mlp-xor")
 TIME_LIMIT_S = 300
