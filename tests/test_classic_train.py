@@ -222,3 +222,20 @@ def test_rnn_classifies_texts_with_a_character_tokenizer(tmp_path):
     assert [model.config.id2label[i] for i in predicted] == ["pos", "neg"]
     with pytest.raises(LlmkitError, match="holds texts"):
         _train(tmp_path / "cnn", "lenet5", file, max_steps=1)
+
+
+def test_text_classification_with_a_tokenizer_folder(tmp_path):
+    from llmkit.data.chars import char_tokenizer
+    from llmkit.data.texts import load_text_classification
+
+    char_tokenizer("abc ").save_pretrained(tmp_path / "tok")
+    file = tmp_path / "t.csv"
+    file.write_text("text,label\n" + "\n".join(f"{'ab' * (i % 5 + 1)} c,{i % 2}" for i in range(40)))
+    data = load_text_classification(str(file), text_column="text", label_column="label",
+                                    tokenizer=str(tmp_path / "tok"), max_length=4, test_fraction=0.25,
+                                    split_seed=0, limit=0)
+    assert len(data.train) == 30 and len(data.test) == 10 and data.classes == ["0", "1"]
+    assert all(len(row["input_ids"]) <= 4 for row in data.train)  # truncated to max_length
+    with pytest.raises(LlmkitError, match="is not a folder"):
+        load_text_classification(str(file), text_column="text", label_column="label", tokenizer=str(file),
+                                 max_length=4, test_fraction=0.25, split_seed=0, limit=0)
