@@ -172,12 +172,17 @@ def _llmkit(*args, env_extra=None):
                           env=env, timeout=600)
 
 
-def test_cli_models_and_one_line_error(tmp_path):
-    listing = _llmkit("models")
-    assert listing.returncode == 0
-    rows = {line.split("|")[1].strip(): line for line in listing.stdout.splitlines() if line.startswith("| ")}
-    assert "61,706" in rows["lenet5"] and "138,357,544" in rows["vgg16"] and "11,689,512" in rows["resnet18"]
-    assert "6,624,904" in rows["googlenet-torchvision"]  # the inference column: no auxiliary heads
+def test_models_table():
+    from llmkit.models.classic.registry import PRESETS, model_table
+
+    rows = {row[0]: row for row in model_table()}
+    assert set(rows) == set(PRESETS)
+    assert rows["lenet5"][2] == "61,706" and rows["vgg16"][2] == "138,357,544" and rows["resnet18"][2] == "11,689,512"
+    # GoogLeNet: all parameters, and those used at inference (no auxiliary heads)
+    assert rows["googlenet-torchvision"][2:4] == ["13,004,888", "6,624,904"]
+
+
+def test_cli_one_line_error(tmp_path):
     bad = _llmkit("train", "--model", "lenet-7", "--output", tmp_path / "o")
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: unknown model 'lenet-7'")
     assert len(bad.stderr.strip().splitlines()) == 1
