@@ -20,6 +20,7 @@ app.add_typer(recipes_app, name="recipes")
 
 _state = {"debug": False}
 DEMO_RECIPE = "finetune/demo-lora"
+CLASSIC_DEMO_RECIPE = "classic/lenet5-digits"
 
 SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="Override any recipe key, e.g. --set train.lr=1e-4 (repeatable).")]
@@ -200,6 +201,8 @@ def train(
     set_: SetOption = None,
 ) -> None:
     """Train a classic network (MLP, LeNet-5, AlexNet, VGG, GoogLeNet, ResNet, RNN/LSTM/GRU) with Trainer."""
+    if recipe is None and model is None and data is None:
+        recipe = CLASSIC_DEMO_RECIPE  # LeNet-5 on the built-in digits, with its tested settings
     cfg = _job_config("classic", recipe, {
         "model.name": model, "data.path": data, "output": str(output) if output else None,
         "overwrite": overwrite or None, "train.epochs": epochs, "train.lr": lr, "train.batch_size": batch_size,
