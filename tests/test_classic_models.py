@@ -187,9 +187,8 @@ def test_import_llmkit_is_cheap_and_registers_on_first_auto_import(tmp_path):
     resnet.ResNetForImageClassification(config).save_pretrained(tmp_path)
     code = ("import sys, llmkit\n"
             "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
-            "from transformers import AutoConfig\n"  # AutoConfig alone already knows llmkit's types
+            "from transformers import AutoConfig, AutoModelForImageClassification\n"
             f"print(AutoConfig.from_pretrained({str(tmp_path)!r}).model_type)\n"
-            "from transformers import AutoModelForImageClassification\n"
             f"m = AutoModelForImageClassification.from_pretrained({str(tmp_path)!r})\n"
             "print(type(m).__name__, AutoConfig.for_model('llmkit-rnn').model_type)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -198,7 +197,7 @@ def test_import_llmkit_is_cheap_and_registers_on_first_auto_import(tmp_path):
 
 
 def test_importing_a_model_file_first_still_registers():
-    # the model file imports transformers while it is half-imported itself: registration must wait
+    # the model file imports transformers (and PreTrainedModel) before the Auto classes are imported
     code = ("from llmkit.models.classic import resnet\n"
             "from transformers import AutoConfig, AutoModelForImageClassification\n"
             "print(AutoConfig.for_model('llmkit-resnet', depth=18).model_type)\n")
