@@ -208,7 +208,7 @@ def train(
         "overwrite": overwrite or None, "train.epochs": epochs, "train.lr": lr, "train.batch_size": batch_size,
         "train.max_steps": max_steps, "train.report_to": [report_to] if report_to else None,
     }, set_)
-    from llmkit.workflows import classify as workflow
+    from llmkit.workflows import train as workflow
 
     workflow.run(cfg)
 

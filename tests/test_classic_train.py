@@ -23,9 +23,9 @@ def _config(tmp_path, model, data="digits", options=(), **train):
 
 
 def _train(tmp_path, model, data="digits", options=(), **train):
-    from llmkit.workflows import classify
+    from llmkit.workflows import train as train_workflow
 
-    return classify.run(_config(tmp_path, model, data, options, **train))
+    return train_workflow.run(_config(tmp_path, model, data, options, **train))
 
 
 def test_mlp_on_digits_saves_a_model_that_reproduces_its_score(tmp_path):
@@ -152,9 +152,9 @@ def test_char_lm_trains_generates_and_loads_back(tmp_path):
     cfg = _config(tmp_path, "lstm-charlm", corpus, ["hidden_size=32", "input_size=16", "num_layers=1"],
                   epochs=4, lr=1e-2, batch_size=16)
     cfg.data.block_size = 32
-    from llmkit.workflows import classify
+    from llmkit.workflows import train as train_workflow
 
-    result = classify.run(cfg)
+    result = train_workflow.run(cfg)
     out = result["output"]
     losses = [e["loss"] for e in json.loads((out / "loss_history.json").read_text()) if "loss" in e]
     assert losses[-1] < losses[0] * 0.6

@@ -49,7 +49,7 @@ def run(cfg: ClassicTrainConfig, preset: Preset, options: dict[str, Any], output
     # 2. Model.
     from transformers import Trainer, set_seed
 
-    from llmkit.workflows.classify import build_model
+    from llmkit.workflows.train import build_model
 
     set_seed(cfg.train.seed)
     model = build_model(preset, {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id,

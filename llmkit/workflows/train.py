@@ -99,7 +99,7 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
         return {"output": output, "metrics": metrics}
 
     # 5. Save the model (loads back with AutoModelFor*.from_pretrained after `import llmkit`) and plots.
-    from llmkit.eval.classification import confusion_matrix, save_accuracy_curve, save_confusion_matrix
+    from llmkit.eval.classifier_plots import confusion_matrix, save_accuracy_curve, save_confusion_matrix
 
     record.stop("train")
     model.save_pretrained(output)
