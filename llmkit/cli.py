@@ -188,8 +188,9 @@ def env() -> None:
 @app.command()
 def train(
     model: Annotated[str | None, typer.Option("--model", help="Model from `llmkit models` (default: lenet5).")] = None,
-    data: Annotated[str | None, typer.Option("--data", help="digits, xor, an image folder, .csv, .npz, "
-                                             "or a .txt corpus (character LM). Default: digits.")] = None,
+    data: Annotated[str | None, typer.Option("--data", help="digits, xor, an image folder, .csv or .npz of "
+                                             "numbers, .csv/.jsonl of texts (RNNs), or a .txt corpus "
+                                             "(character LM). Default: digits.")] = None,
     recipe: RecipeOption = None,
     output: OutputOption = None,
     overwrite: OverwriteOption = False,
