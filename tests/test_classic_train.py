@@ -244,3 +244,39 @@ def test_text_classification_with_a_tokenizer_folder(tmp_path):
     with pytest.raises(LlmkitError, match="is not a folder"):
         load_text_classification(str(file), text_column="text", label_column="label", tokenizer=str(file),
                                  max_length=4, test_fraction=0.25, split_seed=0, limit=0)
+
+
+def test_every_classic_recipe_is_valid():
+    from llmkit.models.classic.registry import get_preset
+    from llmkit.recipes import all_recipes
+    from llmkit.workflows.train import parse_options
+
+    recipes = [r for r in all_recipes() if r.job == "classic"]
+    assert len(recipes) >= 10
+    for recipe in recipes:
+        cfg = build_config(JOBS["classic"], recipe.load(), source=str(recipe.path))
+        preset = get_preset(cfg.model.name)
+        parse_options(cfg.model.options, preset)
+        assert f"llmkit train --recipe {recipe.name}" in recipe.path.read_text()  # the header says how to run it
+
+
+def test_shift_moves_the_image_and_fills_the_border():
+    from llmkit.data.images import _translate
+
+    image = torch.arange(1.0, 17.0).reshape(1, 4, 4)
+    torch.manual_seed(0)
+    for _ in range(20):
+        out = _translate(image, 1, fill=-5.0)
+        # find the shift back: exactly one (dy, dx) in [-1, 1]^2 reproduces `out` from `image`
+        matches = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                   if torch.equal(out, _shift_by(image, dy, dx, -5.0))]
+        assert len(matches) == 1
+
+
+def _shift_by(image, dy, dx, fill):
+    out = torch.full_like(image, fill)
+    for y in range(4):
+        for x in range(4):
+            if 0 <= y - dy < 4 and 0 <= x - dx < 4:
+                out[0, y, x] = image[0, y - dy, x - dx]
+    return out
