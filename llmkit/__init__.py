@@ -5,3 +5,9 @@ so that `llmkit --help` answers at once.
 """
 
 __version__ = "0.1.0"
+
+# Make llmkit's model types (llmkit-resnet, llmkit-rnn, ...) loadable by transformers' Auto classes,
+# without importing transformers here: see llmkit/_autoregister.py.
+from llmkit import _autoregister  # noqa: E402
+
+_autoregister.install()

@@ -380,3 +380,61 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 def to_yaml(config: Any) -> str:
     return yaml.safe_dump(to_dict(config), sort_keys=False, allow_unicode=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Training a classic model (`llmkit train`): MLP, LeNet-5, AlexNet, VGG, GoogLeNet, ResNet, RNNs
+
+
+@dataclass
+class ClassicModelSection:
+    name: str = _help("Model preset from `llmkit models` (e.g. lenet5, resnet18-small, lstm).", "lenet5")
+    options: list[str] = _help(
+        "Config overrides KEY=VALUE, the value read as YAML, e.g. [hidden_size=64, bidirectional=true].", [])
+
+
+@dataclass
+class ClassicDataSection:
+    path: str = _help("digits (built in, 8x8), xor (built in), an image folder (one subfolder per class; "
+                      "train/ and test/ keep their split), a .csv of numbers, a .npz (x, y), a .csv/.jsonl of "
+                      "texts and labels (RNNs), or a .txt corpus (character language model).", "digits")
+    label_column: str = _help("CSV/JSONL column holding the label.", "label")
+    text_column: str = _help("CSV/JSONL column holding the text (RNN text classification).", "text")
+    tokenizer: str | None = _help("Tokenizer folder for text classification; None: characters of the training "
+                                  "texts.", None)
+    max_length: int = _help("Tokens kept per text (text classification).", 256)
+    image_shape: list[int] = _help("Shape of each flat CSV/NumPy example as an image, e.g. [1, 28, 28]; "
+                                   "needed by CNNs and RNNs on flat features.", [])
+    image_size: int = _help("Resize images to this side (0: the model's own, e.g. 32 for lenet5).", 0)
+    shift: int = _help("Move each training image by up to this many pixels, at random (0: off; image models).",
+                       0)
+    test_fraction: float = _help("Held-out fraction (stratified) when the data has no test split.", 0.2)
+    split_seed: int = _help("Seed of the train/test split, kept apart from train.seed so the test set is fixed.",
+                            0)
+    limit: int = _help("Use only the first N training examples (0: all).", 0)
+    block_size: int = _help("Characters per training sequence (character language model).", 128)
+
+
+@dataclass
+class ClassicTrainSection(TrainSection):
+    """TrainSection with defaults for small networks on small data (a subclass, not a default_factory,
+    so that a recipe or flag that sets one key keeps these defaults for the others)."""
+
+    epochs: float = _help("Passes over the training data (ignored when max_steps > 0).", 10.0)
+    batch_size: int = _help("Examples per device per step.", 64)
+    lr: float = _help("Peak learning rate (AdamW).", 1e-3)
+    warmup_ratio: float = _help("Fraction of steps spent warming up the learning rate.", 0.0)
+    weight_decay: float = _help("AdamW weight decay.", 1e-4)
+
+
+@dataclass
+class ClassicTrainConfig:
+    output: str | None = _help("Output folder. None: runs/train-<model>-<time>.", None)
+    overwrite: bool = _help("Replace a non-empty output folder.", False)
+    model: ClassicModelSection = field(default_factory=ClassicModelSection)
+    data: ClassicDataSection = field(default_factory=ClassicDataSection)
+    train: ClassicTrainSection = field(default_factory=ClassicTrainSection)
+
+
+# The job is named after its recipe folder (recipes/classic/); the command that runs it is `llmkit train`.
+JOBS["classic"] = ClassicTrainConfig

@@ -27,6 +27,10 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(output_dir / "tensorboard")
 
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    # Without an accelerator, `accelerate launch --multi_gpu --num_processes N` starts N ranks but
+    # TrainingArguments only joins them (MULTI_CPU over gloo) with use_cpu=True; otherwise every
+    # rank trains alone on all the data (transformers 5.24: "parallel_mode != DISTRIBUTED").
+    use_cpu = not (torch.cuda.is_available() or torch.backends.mps.is_available())
     return TrainingArguments(
         output_dir=str(output_dir / "checkpoints"),
         num_train_epochs=train.epochs,
@@ -50,6 +54,7 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
         include_num_input_tokens_seen="non_padding",
         remove_unused_columns=remove_unused_columns,
         disable_tqdm=False,
+        use_cpu=use_cpu,
     )
 
 
