@@ -308,10 +308,21 @@ def _build(cls: type, values: dict[str, Any], prefix: str, source: str) -> Any:
     for name, value in values.items():
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
+            if isinstance(value, dict):
+                # Start from the field's own default instance, so a job whose section defaults differ
+                # from the class's (pretrain's train section) keeps them for the keys a layer leaves out.
+                value = {**_field_defaults(fields[name]), **value}
             kwargs[name] = _build(hint, value, prefix=f"{prefix}{name}.", source=source)
         else:
             kwargs[name] = _coerce(value, hint, f"{prefix}{name}", source)
     return cls(**kwargs)
+
+
+def _field_defaults(f: dataclasses.Field) -> dict[str, Any]:
+    if f.default_factory is dataclasses.MISSING:
+        return {}
+    default = f.default_factory()
+    return {sub.name: getattr(default, sub.name) for sub in dataclasses.fields(default)}
 
 
 def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:

@@ -17,6 +17,15 @@ def test_precedence_defaults_recipe_flags_set():
     assert cfg.train.batch_size == FinetuneConfig().train.batch_size  # untouched default
 
 
+def test_a_layer_setting_one_key_keeps_the_jobs_other_section_defaults():
+    from llmkit.config import PretrainConfig
+
+    default = build_config(PretrainConfig)
+    changed = build_config(PretrainConfig, {"train": {"epochs": 2}})
+    assert changed.train.epochs == 2
+    assert (changed.train.lr, changed.train.batch_size) == (default.train.lr, default.train.batch_size) == (3e-3, 32)
+
+
 def test_set_values_are_typed():
     cfg = build_config(FinetuneConfig, parse_set_overrides(
         ["train.lr=3e-4", "data.packing=false", "train.epochs=1", "lora.target=all-linear"]))
