@@ -8,7 +8,9 @@ built-in English sentiment task (`--task classify`): 2 epochs of 2,000 sentences
 accuracy on 400 sentences whose adjectives never occur in training.
 
 Each run is its own `llmkit finetune` process, so "peak memory" is that process's peak RSS on CPU
-(torch's peak allocated memory on a GPU). Prints Markdown tables.
+(torch's peak allocated memory on a GPU). Each runs on one CPU thread (OMP_NUM_THREADS=1, unless you
+set it): on a shared 2-core machine, two-thread OpenMP steps slow down many times over whenever a
+neighbour is busy, which would make the time column measure the neighbours. Prints Markdown tables.
 
     python bench/methods.py [--part llama|bert|both] [--methods lora,dora,...]
 """
@@ -82,7 +84,7 @@ def main() -> None:
     methods = options.methods.split(",")
     root = Path(tempfile.mkdtemp(prefix="llmkit-methods-"))
     # The built-in base model is cached where the user's is (built once if missing).
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {"OMP_NUM_THREADS": "1", **os.environ, "HF_HUB_OFFLINE": "1"}
     for part in (["llama", "bert"] if options.part == "both" else [options.part]):
         run_part(part, methods, root, env)
 

@@ -1,8 +1,10 @@
 """A built-in English sentiment task for `--task classify`: short reviews, some of them negated.
 
-The label is the adjective's polarity, flipped by a negation ("not good" is negative). The held-out
-split uses adjectives that never appear in training, so a classifier must bring its own knowledge of
-words (a pretrained encoder has it; a random one cannot) and learn how negation composes.
+The label is the adjective's polarity, flipped by a negation ("not good" is negative); in a contrast
+("The meal was awful, but the service was lovely.") the clause after "but" / the main clause decides.
+The held-out split uses adjectives that never appear in training, so a classifier must bring its own
+knowledge of words (a pretrained encoder has it; a random one cannot) and learn how negation and
+contrast compose.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ PLAIN = ("The {noun} was {adj}.", "What {a} {adj} {noun}!", "I found the {noun} 
 NEGATED = ("The {noun} was not {adj}.", "I would never call the {noun} {adj}.",
            "The {noun} wasn't {adj} at all.", "Nobody found the {noun} {adj}.",
            "Honestly, the {noun} is not {adj}.")
+# {other} has the opposite polarity of {adj}; the label follows {adj}.
+CONTRAST = ("The {noun2} was {other}, but the {noun} was {adj}.",
+            "Although the {noun2} was {other}, the {noun} was {adj}.",
+            "The {noun} was {adj}, even if the {noun2} was {other}.",
+            "I expected {a} {other} {noun}, yet it was {adj}.")
 
 
 def _is_test_word(word: str) -> bool:
@@ -33,7 +40,8 @@ def _is_test_word(word: str) -> bool:
 
 
 def demo_sentiment_split(split: str, n: int, seed: int = 0) -> list[dict[str, str]]:
-    """`n` examples {"text", "label"} of split "train" or "test"; half of them negated, labels balanced."""
+    """`n` examples {"text", "label"} of split "train" or "test": a third plain, a third negated, a third
+    contrasting two clauses; labels balanced."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be train or test, got {split!r}")
     words = {polarity: [w for w in pool if _is_test_word(w) == (split == "test")]
@@ -42,11 +50,14 @@ def demo_sentiment_split(split: str, n: int, seed: int = 0) -> list[dict[str, st
     examples = []
     for i in range(n):
         polarity = ("positive", "negative")[i % 2]
-        negated = (i // 2) % 2 == 1
-        template = rng.choice(NEGATED if negated else PLAIN)
-        adj = rng.choice(words[polarity])
-        text = template.format(noun=rng.choice(NOUNS), adj=adj, a="an" if adj[0] in "aeiou" else "a")
-        label = polarity if not negated else ("negative" if polarity == "positive" else "positive")
+        opposite = "negative" if polarity == "positive" else "positive"
+        form = (i // 2) % 3  # 0 plain, 1 negated, 2 contrast
+        template = rng.choice((PLAIN, NEGATED, CONTRAST)[form])
+        adj, other = rng.choice(words[polarity]), rng.choice(words[opposite])
+        noun, noun2 = rng.sample(NOUNS, 2)
+        article = "an" if (other if "{other} {noun}" in template else adj)[0] in "aeiou" else "a"
+        text = template.format(noun=noun, noun2=noun2, adj=adj, other=other, a=article)
+        label = opposite if form == 1 else polarity
         examples.append({"text": text, "label": label})
     rng.shuffle(examples)
     return examples
