@@ -78,6 +78,27 @@ def test_method_trains_saves_only_what_it_trains_and_reloads(family_base, tmp_pa
     check_trains_saves_and_reloads(result, method)
 
 
+@pytest.mark.parametrize("method", ["prefix", "prompt", "ptuning", "ptuning-v2"])
+def test_prompt_learning_generation_matches_a_full_forward(family_base, tmp_path, method):
+    """Each step of cached generation scores the next token as a full forward over the text so far does."""
+    result = run_finetune(family_base("llama"), method, tmp_path / "out", steps=2)
+    model, tokenizer = load_finetuned(result["output"])
+    with torch.no_grad():  # a large prompt decides the logits, so one applied wrongly shows
+        for param in model.prompt_encoder.parameters():
+            param.mul_(30)
+    model.eval()
+    for question in ("How is 7 spelled in English?", "星期三之后是哪一天？"):
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True,
+                                            return_tensors="pt", return_dict=True)["input_ids"]
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=4,
+                                 min_new_tokens=4, do_sample=False, output_logits=True, return_dict_in_generate=True)
+            full = model(input_ids=out.sequences, attention_mask=torch.ones_like(out.sequences)).logits[0]
+        virtual = full.shape[0] - out.sequences.shape[1]  # prompt tuning and P-tuning return logits for them
+        for step, step_logits in enumerate(out.logits):
+            torch.testing.assert_close(step_logits[0], full[virtual + ids.shape[1] - 1 + step], atol=1e-4, rtol=1e-4)
+
+
 def write_polarity_data(folder: Path) -> tuple[Path, Path]:
     """Sentences whose label is the polarity of their first word: a tiny random encoder pools the first
     position, so even it can learn this in a few steps."""

@@ -97,6 +97,10 @@ def _load_peft_adapter(model: Any, folder: Path, manifest: FinetuneManifest, is_
 
         return PrefixSequenceClassifier.load(model, str(folder), is_trainable=is_trainable)
     model = PeftModel.from_pretrained(model, str(folder), is_trainable=is_trainable)
+    if manifest.task == "sft":
+        from llmkit.tuning.prompt_generation import fix_prompt_learning_generation
+
+        fix_prompt_learning_generation(model)
     if config.peft_type == "ADALORA" and not is_trainable:
         # AdaLoRA's forward adds its orthogonality term to any loss and looks up the adapter it trains,
         # which peft leaves unset in inference mode (AttributeError). Name it, so a loss computes as in training.

@@ -67,6 +67,10 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     ctx = BuildContext(task=cfg.task, base_path=base_path, total_steps=_planned_steps(cfg, len(train_set)),
                        family=family)
     model = method.build(model, cfg, ctx)
+    if cfg.task == "sft":
+        from llmkit.tuning.prompt_generation import fix_prompt_learning_generation
+
+        fix_prompt_learning_generation(model)  # held-out answers are generated
     trainable, total = parameter_counts(model)
     console.info(f"method {method.name}: {trainable:,} trainable of {total:,} parameters "
                  f"({100 * trainable / total:.2f}%)")
