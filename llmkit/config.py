@@ -137,6 +137,7 @@ class AdapterSection:
                                                    "gelu")
     target: list[str] = _help("Modules to follow with an adapter; [auto]: the family's attention and FFN "
                               "output projections.", ["auto"])
+    train_norms: bool = _help("Also train the layer norms, as the paper does.", True)
 
 
 @dataclass

@@ -330,13 +330,18 @@ def test_low_precision_base_gets_fp32_adapters():
 
 
 def test_build_bottleneck_from_the_recipe_section(tmp_path):
-    def cfg(target):
-        return SimpleNamespace(adapter=SimpleNamespace(bottleneck_size=B, non_linearity="relu", target=target))
+    def cfg(target, train_norms=False):
+        return SimpleNamespace(adapter=SimpleNamespace(bottleneck_size=B, non_linearity="relu", target=target,
+                                                       train_norms=train_norms))
 
     classify = SimpleNamespace(task="classify", base_path="some/bert", total_steps=10, family=None)
     model = build_bottleneck(_build("bert-cls"), cfg(["auto"]), classify)
     assert model.bottleneck_config.train_modules == ["classifier"]
     assert model.classifier.weight.requires_grad and not model.bert.pooler.dense.weight.requires_grad
+    # train_norms (the paper's setting) adds every LayerNorm: embeddings', and two per layer.
+    model = build_bottleneck(_build("bert-cls"), cfg(["auto"], train_norms=True), classify)
+    norms = [n for n, m in model.named_modules() if type(m).__name__ == "LayerNorm"]
+    assert len(norms) == 1 + 2 * LAYERS and all(m.weight.requires_grad for n, m in model.named_modules() if n in norms)
     save_bottleneck_adapter(model, tmp_path)
     written = json.loads((tmp_path / CONFIG_NAME).read_text())
     assert written["base_model_name_or_path"] == "some/bert" and written["non_linearity"] == "relu"

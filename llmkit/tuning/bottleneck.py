@@ -346,7 +346,8 @@ def build_bottleneck(model: nn.Module, cfg: Any, ctx: Any) -> nn.Module:
     """The `--method adapter` builder: `cfg.adapter` (bottleneck_size, non_linearity, target) -> adapters.
 
     target [auto] takes the family table's adapter_targets. For task=classify the new head
-    (`score` or `classifier`) trains in full and is saved with the adapters.
+    (`score` or `classifier`) trains in full and is saved with the adapters, as do the layer norms
+    with adapter.train_norms (the paper's setting).
     """
     section = cfg.adapter
     targets = None if list(section.target) == ["auto"] else list(section.target)
@@ -356,6 +357,10 @@ def build_bottleneck(model: nn.Module, cfg: Any, ctx: Any) -> nn.Module:
         if not heads:
             raise LlmkitError(f"{type(model).__name__} has no classification head named "
                               f"{' or '.join(CLASSIFIER_HEADS)}; load it with AutoModelForSequenceClassification")
+    if section.train_norms:
+        # Houlsby et al. train the layer norms along with the adapters (a few parameters per layer).
+        heads += [re.escape(name) for name, module in model.named_modules()
+                  if type(module).__name__.endswith("Norm") and any(p.numel() for p in module.parameters())]
     config = BottleneckConfig(bottleneck_size=section.bottleneck_size, non_linearity=section.non_linearity,
                               target_modules=targets, train_modules=heads,
                               base_model_name_or_path=getattr(ctx, "base_path", None) or None)
