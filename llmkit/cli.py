@@ -28,6 +28,11 @@ SetOption = Annotated[list[str] | None, typer.Option(
 RecipeOption = Annotated[str | None, typer.Option("--recipe", "-r", help="Recipe name or YAML path.")]
 OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="Output folder.")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty output folder.")]
+EpochsOption = Annotated[float | None, typer.Option("--epochs", help="Training epochs.")]
+LrOption = Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")]
+BatchSizeOption = Annotated[int | None, typer.Option("--batch-size", help="Examples per device per step.")]
+MaxStepsOption = Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps.")]
+ReportToOption = Annotated[str | None, typer.Option("--report-to", help="e.g. tensorboard.")]
 
 
 @app.callback()
@@ -71,11 +76,11 @@ def finetune(
     recipe: RecipeOption = None,
     output: OutputOption = None,
     overwrite: OverwriteOption = False,
-    epochs: Annotated[float | None, typer.Option("--epochs", help="Training epochs.")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Examples per device per step.")] = None,
-    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps.")] = None,
-    report_to: Annotated[str | None, typer.Option("--report-to", help="e.g. tensorboard.")] = None,
+    epochs: EpochsOption = None,
+    lr: LrOption = None,
+    batch_size: BatchSizeOption = None,
+    max_steps: MaxStepsOption = None,
+    report_to: ReportToOption = None,
     trust_remote_code: Annotated[bool | None, typer.Option(
         "--trust-remote-code", help="Run code shipped with the model (only for sources you trust).")] = None,
     set_: SetOption = None,
@@ -221,11 +226,11 @@ def train(
     recipe: RecipeOption = None,
     output: OutputOption = None,
     overwrite: OverwriteOption = False,
-    epochs: Annotated[float | None, typer.Option("--epochs", help="Training epochs.")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Examples per device per step.")] = None,
-    max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps.")] = None,
-    report_to: Annotated[str | None, typer.Option("--report-to", help="e.g. tensorboard.")] = None,
+    epochs: EpochsOption = None,
+    lr: LrOption = None,
+    batch_size: BatchSizeOption = None,
+    max_steps: MaxStepsOption = None,
+    report_to: ReportToOption = None,
     set_: SetOption = None,
 ) -> None:
     """Train a classic network (MLP, LeNet-5, AlexNet, VGG, GoogLeNet, ResNet, RNN/LSTM/GRU) with Trainer."""
