@@ -23,7 +23,6 @@ from llmkit.tuning.bottleneck import (
     build_bottleneck,
     is_bottleneck_adapter_dir,
     load_bottleneck_adapter,
-    remove_bottleneck_adapters,
     save_bottleneck_adapter,
 )
 
@@ -278,15 +277,12 @@ def test_config_json_roundtrip_and_validation():
         BottleneckConfig(target_modules="o_proj")
 
 
-def test_remove_restores_the_base():
+def test_base_weights_stay_addressable_under_the_adapter():
     model = _build("gpt2").eval()
-    keys = list(model.state_dict())
-    batch = _batch("gpt2")
-    before = _logits(model, batch)
+    base_weight = model.transformer.h[0].attn.c_proj.weight
     add_bottleneck_adapters(model, BottleneckConfig(bottleneck_size=B))
-    assert "transformer.h.0.attn.c_proj.base.weight" in model.state_dict()  # base weights stay addressable
-    remove_bottleneck_adapters(model)
-    assert list(model.state_dict()) == keys and torch.equal(_logits(model, batch), before)
+    assert model.state_dict()["transformer.h.0.attn.c_proj.base.weight"] is not None
+    assert model.transformer.h[0].attn.c_proj.weight is base_weight  # GPT-2's init code reads it there
 
 
 @pytest.mark.parametrize("reentrant", [False, True])

@@ -137,8 +137,6 @@ def test_builtin_sentiment_task_holds_out_its_adjectives():
     from llmkit.data.demo_sentiment import demo_sentiment_split
 
     train, test = demo_sentiment_split("train", 400), demo_sentiment_split("test", 400)
-    last_word = {e["text"].rstrip(".!").split()[-1] for e in train}
-    assert not any(e["text"].rstrip(".!").split()[-1] in last_word and "was" in e["text"] for e in test[:0])
     train_words = {w for e in train for w in e["text"].rstrip(".!").split()}
     test_adjectives = {"excellent", "wonderful", "disappointing", "dull"} & {w for e in test for w in e["text"].split()}
     assert test_adjectives and not test_adjectives & train_words

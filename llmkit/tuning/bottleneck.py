@@ -365,13 +365,3 @@ def build_bottleneck(model: nn.Module, cfg: Any, ctx: Any) -> nn.Module:
                               target_modules=targets, train_modules=heads,
                               base_model_name_or_path=getattr(ctx, "base_path", None) or None)
     return add_bottleneck_adapters(model, config)
-
-
-def remove_bottleneck_adapters(model: nn.Module) -> nn.Module:
-    """Put every wrapped projection back, leaving the untouched base (its train modules keep their weights)."""
-    wrapped = [(n, m) for n, m in model.named_modules() if isinstance(m, BottleneckAdapter)]
-    for name, module in wrapped:
-        _set_submodule(model, name, module.base)
-    if "bottleneck_config" in model.__dict__:
-        del model.bottleneck_config
-    return model

@@ -46,12 +46,6 @@ def build_freeze(model: Any, cfg: Any, ctx: BuildContext) -> Any:
     return model
 
 
-def build_full(model: Any, cfg: Any, ctx: BuildContext) -> Any:
-    for param in model.parameters():
-        param.requires_grad = True
-    return model
-
-
 def save_trained(model: Any, output: Path) -> None:
     """Write only the parameters that were trained."""
     from safetensors.torch import save_file

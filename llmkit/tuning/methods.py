@@ -44,6 +44,12 @@ class Method:
         return self.merge == "yes"
 
 
+def _build_full(model: Any, cfg: Any, ctx: Any) -> Any:
+    for param in model.parameters():
+        param.requires_grad = True
+    return model
+
+
 def _build_adapter(model: Any, cfg: Any, ctx: Any) -> Any:
     from llmkit.tuning.bottleneck import build_bottleneck
 
@@ -55,7 +61,7 @@ _PREFIX_CHECKPOINTING = ("prefix tuning and P-tuning v2 do not work with gradien
                          "set train.gradient_checkpointing=false")
 
 METHODS: dict[str, Method] = {m.name: m for m in [
-    Method("full", "Every weight of the model.", "-", None, freeze.build_full, "model",
+    Method("full", "Every weight of the model.", "-", None, _build_full, "model",
            "the output is already a whole model"),
     Method("freeze", "The last N transformer blocks (freeze.last_layers) and any named modules.",
            "Howard & Ruder 2018, ULMFiT (gradual unfreezing); LLaMA-Factory's freeze tuning", "freeze",
