@@ -54,7 +54,7 @@ def is_finetune_output(path: str | Path) -> bool:
 
 
 def load_finetuned(path: str | Path, *, base: str | None = None, dtype: str = "auto",
-                   quantized: bool = True, is_trainable: bool = False) -> tuple[Any, Any]:
+                   quantized: bool = True) -> tuple[Any, Any]:
     """(model, tokenizer) as they were at the end of training.
 
     quantized=False loads a QLoRA adapter onto a full-precision base (what merging wants).
@@ -85,23 +85,23 @@ def load_finetuned(path: str | Path, *, base: str | None = None, dtype: str = "a
         from llmkit.tuning.bottleneck import load_bottleneck_adapter
 
         return load_bottleneck_adapter(model, folder), tokenizer
-    return _load_peft_adapter(model, folder, manifest, is_trainable), tokenizer
+    return _load_peft_adapter(model, folder, manifest), tokenizer
 
 
-def _load_peft_adapter(model: Any, folder: Path, manifest: FinetuneManifest, is_trainable: bool) -> Any:
+def _load_peft_adapter(model: Any, folder: Path, manifest: FinetuneManifest) -> Any:
     from peft import PeftConfig, PeftModel
 
     config = PeftConfig.from_pretrained(str(folder))
     if manifest.task == "classify" and config.peft_type == "PREFIX_TUNING":
         from llmkit.tuning.prefix_classification import PrefixSequenceClassifier
 
-        return PrefixSequenceClassifier.load(model, str(folder), is_trainable=is_trainable)
-    model = PeftModel.from_pretrained(model, str(folder), is_trainable=is_trainable)
+        return PrefixSequenceClassifier.load(model, str(folder))
+    model = PeftModel.from_pretrained(model, str(folder))
     if manifest.task == "sft":
         from llmkit.tuning.prompt_generation import fix_prompt_learning_generation
 
         fix_prompt_learning_generation(model)
-    if config.peft_type == "ADALORA" and not is_trainable:
+    if config.peft_type == "ADALORA":
         # AdaLoRA's forward adds its orthogonality term to any loss and looks up the adapter it trains,
         # which peft leaves unset in inference mode (AttributeError). Name it, so a loss computes as in training.
         model.base_model.trainable_adapter_name = "default"

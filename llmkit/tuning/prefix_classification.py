@@ -31,12 +31,12 @@ class PrefixSequenceClassifier(PeftModelForSequenceClassification):
                                labels=labels, cache=self.get_prompt(batch_size), **kwargs)
 
     @classmethod
-    def load(cls, base_model: Any, adapter_dir: str, *, is_trainable: bool = False) -> PrefixSequenceClassifier:
-        """Load a saved prefix/P-tuning v2 classification adapter onto `base_model`."""
+    def load(cls, base_model: Any, adapter_dir: str) -> PrefixSequenceClassifier:
+        """Load a saved prefix/P-tuning v2 classification adapter onto `base_model`, for inference."""
         from peft import PeftConfig
 
         config = PeftConfig.from_pretrained(adapter_dir)
-        config.inference_mode = not is_trainable
+        config.inference_mode = True
         model = cls(base_model, config)
-        model.load_adapter(adapter_dir, adapter_name="default", is_trainable=is_trainable)
+        model.load_adapter(adapter_dir, adapter_name="default")
         return model
