@@ -66,13 +66,14 @@ def run_part(part: str, methods: list[str], root: Path, env: dict[str, str]) -> 
                     "--set", "eval.max_samples=400"]
         record, wall = finetune(args, root / f"{part}-{method}", env)
         m = record["metrics"]
-        rows.append([method, f"{m['trainable_parameters']:,}", f"{m['peak_memory_mb']:.0f}",
+        lr = (LLAMA_LR if part == "llama" else BERT_LR)[method]
+        rows.append([method, f"{lr:g}", f"{m['trainable_parameters']:,}", f"{m['peak_memory_mb']:.0f}",
                      f"{m['train_seconds']:.0f}", f"{m[metric + '_before']:.1f}", f"{m[metric + '_after']:.1f}"])
         print(f"{part} {method}: {m[metric + '_before']:.1f} -> {m[metric + '_after']:.1f} "
               f"({m['train_seconds']:.0f} s training, {wall:.0f} s in all)", flush=True)
     name = "exact match %" if part == "llama" else "accuracy %"
     print()
-    print(table(rows, ["method", "trainable params", "peak memory MB", "train s", f"base {name}", name]))
+    print(table(rows, ["method", "lr", "trainable params", "peak memory MB", "train s", f"base {name}", name]))
     print()
 
 
