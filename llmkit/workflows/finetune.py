@@ -149,7 +149,7 @@ def _load_base(base_path: str, cfg: FinetuneConfig, method: Method, family: Fami
     model = load_model(base_path, task=cfg.task, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code,
                        labels=labels, pad_token_id=tokenizer.pad_token_id,
                        quantization=cfg.qlora if method.quantized_base else None,
-                       model_kwargs=model_kwargs)
+                       model_kwargs=model_kwargs, attention=cfg.model.attention)
     return model, tokenizer
 
 
