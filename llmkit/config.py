@@ -220,38 +220,70 @@ class FinetuneConfig:
 
 @dataclass
 class CorpusSection:
-    path: list[str] = _help("Text files or folders (.txt, .jsonl, .parquet). Empty: the built-in corpus.", [])
+    path: list[str] = _help("Text files or folders (.txt, .md, .jsonl, .json, .parquet). Empty: the built-in "
+                            "corpus.", [])
     text_column: str = _help("Column holding the text in JSONL/Parquet files.", "text")
+    streaming: bool = _help("Read the files through a streaming `datasets` iterator (for corpora larger than "
+                            "memory); stops at max_documents when that is set.", False)
+    max_documents: int = _help("Use only the first N documents (0: all).", 0)
     builtin_documents: int = _help("Documents generated for the built-in corpus.", 30000)
     validation_fraction: float = _help("Fraction of blocks held out for validation loss.", 0.02)
-    block_size: int = _help("Tokens per training block (documents are packed with EOS between).", 128)
+    block_size: int = _help("Tokens per training block (documents are packed with EOS between). 0: the preset's.",
+                            0)
 
 
 @dataclass
 class TokenizerSection:
     path: str | None = _help("Reuse this tokenizer instead of training one.", None)
-    vocab_size: int = _help("Vocabulary size of the trained byte-level BPE tokenizer.", 4096)
+    vocab_size: int = _help("Vocabulary size of the trained tokenizer (byte-level BPE for gpt2/llama, WordPiece "
+                            "for bert). 0: the preset's.", 0)
 
 
 @dataclass
 class ArchSection:
-    type: Literal["llama"] = _help("Architecture of the model built from config.", "llama")
-    hidden_size: int = _help("Model width.", 192)
-    layers: int = _help("Transformer blocks.", 4)
-    heads: int = _help("Attention heads.", 3)
-    intermediate_size: int = _help("MLP width.", 512)
-    max_position_embeddings: int = _help("Longest sequence the model accepts.", 512)
+    type: Literal["llama", "gpt2", "bert"] = _help(
+        "Architecture built from config: llama or gpt2 (causal LM), bert (masked LM).", "llama")
+    preset: str = _help("Named shape the keys below default to: tiny, small (~10M), gpt2-124m "
+                        "(see `llmkit pretrain --help`).", "tiny")
+    hidden_size: int = _help("Model width (0: the preset's).", 0)
+    layers: int = _help("Transformer blocks (0: the preset's).", 0)
+    heads: int = _help("Attention heads (0: the preset's).", 0)
+    intermediate_size: int = _help("MLP width (0: the preset's).", 0)
+    max_position_embeddings: int = _help("Longest sequence the model accepts (0: the preset's).", 0)
+    dropout: float = _help("Dropout in every block (0 is usual when pretraining on one pass of data).", 0.0)
+    attention: Literal["auto", "sdpa", "eager", "flash_attention_2", "flex_attention"] = _help(
+        "Attention kernel (transformers' attn_implementation). auto: SDPA (flash attention on CUDA).", "auto")
+    pad_vocab_to: int = _help("Round the embedding rows up to a multiple of this (64: tensor-core friendly, "
+                              "as nanoGPT's 50304); the extra rows are never produced by the tokenizer.", 64)
+
+
+@dataclass
+class MonitorSection:
+    eval_steps: int = _help("Validation loss every this many steps (0: only at the end).", 200)
+    eval_batches: int = _help("Validation batches per evaluation (0: the whole validation split).", 0)
+    sample_steps: int = _help("Log sample generations (GPT/LLaMA) or fill-mask examples (BERT) every this many "
+                              "steps (0: only at the end).", 500)
+    samples: int = _help("Examples shown each time (prompts are the starts of validation blocks).", 2)
+    sample_tokens: int = _help("Tokens generated per sample (greedy).", 24)
+    save_steps: int = _help("Write a checkpoint every this many steps (0: none); --resume continues from the last.",
+                            500)
+    keep_checkpoints: int = _help("Checkpoints kept (the oldest are deleted).", 2)
+    peak_tflops: float = _help("Peak dense TFLOP/s that MFU is measured against. 0: the device's from llmkit's "
+                               "table (H100/H200 989 bf16); no MFU where the peak is unknown (CPUs).", 0.0)
 
 
 @dataclass
 class PretrainConfig:
     output: str | None = _help("Output folder. None: runs/pretrain-<arch>-<time>.", None)
     overwrite: bool = _help("Replace a non-empty output folder.", False)
+    resume: bool = _help("Continue the run in `output` from its last checkpoint.", False)
     corpus: CorpusSection = field(default_factory=CorpusSection)
     tokenizer: TokenizerSection = field(default_factory=TokenizerSection)
     arch: ArchSection = field(default_factory=ArchSection)
+    monitor: MonitorSection = field(default_factory=MonitorSection)
     train: TrainSection = field(default_factory=lambda: TrainSection(
-        epochs=1.0, batch_size=32, lr=3e-3, warmup_ratio=0.05, weight_decay=0.1, logging_steps=25))
+        epochs=1.0, batch_size=32, lr=3e-3, warmup_ratio=0.05, weight_decay=0.1, logging_steps=25,
+        torch_compile=True))
 
 
 JOBS: dict[str, type] = {"finetune": FinetuneConfig, "pretrain": PretrainConfig}

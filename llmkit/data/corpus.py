@@ -29,17 +29,28 @@ def corpus_files(paths: list[str]) -> dict[str, list[str]]:
     return by_builder
 
 
-def load_corpus_texts(paths: list[str], text_column: str) -> list[str]:
-    """One string per document: a whole .txt/.md file, or one JSONL/Parquet row's `text_column`."""
+def load_corpus_texts(paths: list[str], text_column: str, *, streaming: bool = False,
+                      max_documents: int = 0) -> list[str]:
+    """One string per document: a whole .txt/.md file, or one JSONL/Parquet row's `text_column`.
+
+    `streaming` reads the files through `datasets`' iterator instead of converting them to Arrow first
+    (for corpora larger than memory or disk cache), stopping once `max_documents` (if set) are read.
+    """
     from datasets import load_dataset
 
     texts: list[str] = []
     for builder, files in corpus_files(paths).items():
         kwargs = {"sample_by": "document"} if builder == "text" else {}
-        dataset = load_dataset(builder, data_files=files, split="train", **kwargs)
+        dataset = load_dataset(builder, data_files=files, split="train", streaming=streaming, **kwargs)
         column = "text" if builder == "text" else text_column
-        if column not in dataset.column_names:
+        columns = dataset.column_names or list(next(iter(dataset), {}))
+        if column not in columns:
             raise LlmkitError(f"corpus files {files[0]}...: no column {column!r}; found "
-                              f"{', '.join(dataset.column_names)} (set corpus.text_column)")
-        texts.extend(t for t in dataset[column] if isinstance(t, str) and t.strip())
+                              f"{', '.join(columns)} (set corpus.text_column)")
+        for row in dataset.select_columns([column]) if not streaming else dataset:
+            text = row[column]
+            if isinstance(text, str) and text.strip():
+                texts.append(text)
+                if max_documents and len(texts) >= max_documents:
+                    return texts
     return texts

@@ -1,139 +1,198 @@
-"""Pretrain a small causal LM from scratch: corpus -> BPE tokenizer -> packed blocks -> Trainer.
+"""Pretrain a small GPT-2, LLaMA or BERT from scratch: corpus -> tokenizer -> packed blocks -> train -> save.
 
-This is the path that builds llmkit's built-in base model (recipe `llama-tiny`).
+This is also the path that builds llmkit's built-in base model (recipe `llama-tiny`).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
 from llmkit import console
 from llmkit.config import PretrainConfig
-from llmkit.data.packing import pack_into_blocks
 from llmkit.errors import LlmkitError
+from llmkit.pretraining.architectures import build_model, is_masked_lm
+from llmkit.pretraining.loop import CHECKPOINTS, Blocks, LogHooks, Masking, Pretrainer, checkpoints
+from llmkit.pretraining.presets import apply_preset
 from llmkit.run_dir import RunRecord, default_output, prepare_output_dir
-from llmkit.training import save_loss_curve, train_summary, training_arguments
+from llmkit.training import save_loss_curve
+
+SAMPLES = "samples.jsonl"
 
 
 def run(cfg: PretrainConfig) -> dict[str, Any]:
+    cfg = apply_preset(cfg)
     output = Path(cfg.output) if cfg.output else default_output("pretrain", cfg.arch.type)
+    resume_from = _resume_checkpoint(cfg, output)
     texts = _corpus_texts(cfg)  # read before creating the output, so bad input leaves nothing behind
-    prepare_output_dir(output, cfg.overwrite)
+    if resume_from is None:
+        prepare_output_dir(output, cfg.overwrite)
     record = RunRecord(output, "pretrain", cfg)
 
+    # 1. Tokenizer: trained on the corpus (or reused), saved first so that a resumed run reads the same one.
     record.start("tokenizer")
-    tokenizer = _tokenizer(cfg, texts)
+    tokenizer = _tokenizer(cfg, texts, output if resume_from else None)
+    tokenizer.save_pretrained(output)
     record.stop("tokenizer")
 
+    # 2. Pack the documents into blocks with a separator after each, then split off validation blocks.
     record.start("packing")
-    documents = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    inputs, labels = pack_into_blocks(documents, cfg.corpus.block_size, tokenizer.eos_token_id,
-                                      tokenizer.pad_token_id)
-    n_tokens = sum(len(d) + 1 for d in documents)
-    if n_tokens < 2 * cfg.corpus.block_size:
-        raise LlmkitError(f"the corpus has {n_tokens} tokens, fewer than two blocks of "
-                          f"{cfg.corpus.block_size}; add text or lower corpus.block_size")
-    train_set, eval_set = _split(inputs, labels, cfg.corpus.validation_fraction, cfg.train.seed)
+    train_blocks, eval_blocks, n_tokens = _blocks(cfg, tokenizer, texts)
     record.stop("packing")
-    console.info(f"corpus: {len(texts)} documents, {n_tokens:,} tokens -> {len(train_set)} training and "
-                 f"{len(eval_set)} validation blocks of {cfg.corpus.block_size}")
+    console.info(f"corpus: {len(texts):,} documents, {n_tokens:,} tokens -> {len(train_blocks):,} training and "
+                 f"{len(eval_blocks):,} validation blocks of {cfg.corpus.block_size}")
 
-    model = _model(cfg, tokenizer)
+    # 3. The model, and the loop that trains it.
+    from llmkit.pretraining.throughput import device_peak_tflops, model_flops_per_token
+
+    model = build_model(cfg.arch, tokenizer, cfg.train.seed)
     n_params = sum(p.numel() for p in model.parameters())
-    console.info(f"model: {cfg.arch.type}, {n_params / 1e6:.2f}M parameters")
+    flops = model_flops_per_token(model, cfg.corpus.block_size)
+    peak, peak_source = device_peak_tflops(cfg.monitor.peak_tflops, cfg.train.bf16)
+    masking = _masking(tokenizer) if is_masked_lm(cfg.arch.type) else None
+    rows_per_step = cfg.train.batch_size * cfg.train.grad_accum
+    total_steps = cfg.train.max_steps or math.ceil(cfg.train.epochs * len(train_blocks) / rows_per_step)
+    trainer = Pretrainer(model, train_blocks, cfg.train, total_steps, masking=masking, flops_per_token=flops,
+                         peak_tflops=peak)
+    if resume_from is not None:
+        trainer.load_checkpoint(resume_from)
+        console.info(f"resuming from {resume_from} (step {trainer.step} of {total_steps})")
+    console.info(f"model: {cfg.arch.type} ({cfg.arch.preset} preset), {n_params / 1e6:.2f}M parameters, "
+                 f"{flops / 1e6:.1f} MFLOPs per token; {total_steps} steps of {rows_per_step} blocks; "
+                 f"loss: {trainer.loss_kind}; MFU peak: {peak_source}")
 
-    from transformers import Trainer
-
-    trainer = Trainer(model=model, args=training_arguments(cfg.train, output, has_eval=True),
-                      train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer)
+    # 4. Train, with validation, samples and checkpoints along the way.
+    monitor = cfg.monitor
+    hooks = LogHooks(evaluate=lambda step: _evaluate(trainer, eval_blocks, monitor.eval_batches, step),
+                     sample=lambda step: _log_samples(cfg, trainer.unwrapped, tokenizer, eval_blocks, output, step))
     record.start("train")
-    train_output = trainer.train()
+    throughput = trainer.fit(hooks, logging_steps=cfg.train.logging_steps, eval_steps=monitor.eval_steps,
+                             sample_steps=monitor.sample_steps, save_steps=monitor.save_steps,
+                             checkpoint_dir=output / CHECKPOINTS, keep_checkpoints=monitor.keep_checkpoints)
     record.stop("train")
-    eval_loss = trainer.evaluate()["eval_loss"]
-    metrics = {**train_summary(trainer, train_output), "eval_loss": round(eval_loss, 4),
-               "eval_perplexity": round(math.exp(eval_loss), 3), "parameters": n_params}
 
-    _save(model, tokenizer, output)
-    save_loss_curve(trainer.state.log_history, output, f"pretrain {cfg.arch.type}")
-    record.update(metrics=metrics)
-    console.info(f"validation loss {eval_loss:.3f} (perplexity {math.exp(eval_loss):.2f}); "
-                 f"{metrics['tokens_per_second']:.0f} tokens/s; saved to {output}")
-    return {"output": output, "metrics": metrics}
+    # 5. Save a model that the Auto classes load; a finished run needs no checkpoints.
+    final_eval = next(e for e in reversed(trainer.log_history) if "eval_loss" in e)
+    train_losses = [e["loss"] for e in trainer.log_history if "loss" in e]
+    metrics = {**{k: v for k, v in final_eval.items() if k != "step"}, **throughput,
+               "final_train_loss": train_losses[-1], "steps": trainer.step, "parameters": n_params,
+               "flops_per_token": flops, "mfu_peak": peak_source, "loss_kind": trainer.loss_kind,
+               "corpus_tokens": n_tokens, "train_blocks": len(train_blocks), "validation_blocks": len(eval_blocks)}
+    if trainer.accelerator.is_main_process:
+        trainer.unwrapped.save_pretrained(output)
+        shutil.rmtree(output / CHECKPOINTS, ignore_errors=True)
+        save_loss_curve(trainer.log_history, output, f"pretrain {cfg.arch.type} ({cfg.arch.preset})")
+        record.update(metrics=metrics)
+    shown = ", ".join(f"{k} {v}" for k, v in final_eval.items() if k != "step")
+    speed = f"{metrics.get('tokens_per_second', 0):,.0f} tokens/s"
+    if "mfu" in metrics:
+        speed += f", MFU {metrics['mfu']:.1%}"
+    console.info(f"{shown}; {speed}; saved to {output}")
+    return {"output": output, "metrics": metrics, "log_history": trainer.log_history}
+
+
+def _resume_checkpoint(cfg: PretrainConfig, output: Path) -> Path | None:
+    if not cfg.resume:
+        return None
+    found = checkpoints(output / CHECKPOINTS)
+    if not cfg.output or not found:
+        raise LlmkitError(f"--resume: no checkpoint in {output / CHECKPOINTS}; pass the --output folder of an "
+                          f"interrupted run (checkpoints are written every monitor.save_steps steps)")
+    return found[-1]
 
 
 def _corpus_texts(cfg: PretrainConfig) -> list[str]:
     if cfg.corpus.path:
         from llmkit.data.corpus import load_corpus_texts
 
-        texts = load_corpus_texts(cfg.corpus.path, cfg.corpus.text_column)
+        texts = load_corpus_texts(cfg.corpus.path, cfg.corpus.text_column, streaming=cfg.corpus.streaming,
+                                  max_documents=cfg.corpus.max_documents)
         if not texts:
             raise LlmkitError(f"the corpus in {', '.join(cfg.corpus.path)} holds no text")
         return texts
     from llmkit.data.demo_corpus import demo_documents
 
-    return list(demo_documents(cfg.corpus.builtin_documents, seed=cfg.train.seed))
+    return list(demo_documents(cfg.corpus.max_documents or cfg.corpus.builtin_documents, seed=cfg.train.seed))
 
 
-def _tokenizer(cfg: PretrainConfig, texts: list[str]) -> Any:
-    if cfg.tokenizer.path:
+def _tokenizer(cfg: PretrainConfig, texts: list[str], saved: Path | None) -> Any:
+    path = saved or cfg.tokenizer.path
+    if path:
         from transformers import AutoTokenizer
 
         from llmkit.data.chat import ensure_chat_template
 
-        tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer.path)
-        ensure_chat_template(tokenizer)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        if is_masked_lm(cfg.arch.type) and tokenizer.mask_token_id is None:
+            raise LlmkitError(f"tokenizer {path} has no mask token, which BERT's masked LM needs; "
+                              f"leave tokenizer.path unset to train a WordPiece one")
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token or tokenizer.sep_token
+        if not is_masked_lm(cfg.arch.type):
+            ensure_chat_template(tokenizer)
         return tokenizer
+    if is_masked_lm(cfg.arch.type):
+        from llmkit.data.wordpiece import train_wordpiece_tokenizer
+
+        return train_wordpiece_tokenizer(texts, cfg.tokenizer.vocab_size)
     from llmkit.data.tokenizer import train_bpe_tokenizer
 
     return train_bpe_tokenizer(texts, cfg.tokenizer.vocab_size)
 
 
-def _split(inputs: list[list[int]], labels: list[list[int]], fraction: float, seed: int):
-    from datasets import Dataset
-
-    order = list(range(len(inputs)))
-    random.Random(seed).shuffle(order)
-    n_eval = max(1, round(len(order) * fraction))
-
-    def subset(indices: list[int]) -> Any:
-        return Dataset.from_dict({"input_ids": [inputs[i] for i in indices],
-                                  "labels": [labels[i] for i in indices]})
-
-    return subset(order[n_eval:]), subset(order[:n_eval])
-
-
-def _model(cfg: PretrainConfig, tokenizer: Any) -> Any:
+def _blocks(cfg: PretrainConfig, tokenizer: Any, texts: list[str]) -> tuple[Blocks, Blocks, int]:
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
 
-    from llmkit.data.chat import turn_end_token_ids
+    from llmkit.data.packing import pack_into_blocks
 
-    arch = cfg.arch
-    if arch.hidden_size % arch.heads:
-        raise LlmkitError(f"arch.hidden_size {arch.hidden_size} is not divisible by arch.heads {arch.heads}")
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=arch.hidden_size,
-        intermediate_size=arch.intermediate_size,
-        num_hidden_layers=arch.layers,
-        num_attention_heads=arch.heads,
-        num_key_value_heads=arch.heads,
-        max_position_embeddings=arch.max_position_embeddings,
-        tie_word_embeddings=True,
-        bos_token_id=None,
-        eos_token_id=turn_end_token_ids(tokenizer),
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(cfg.train.seed)
-    model = LlamaForCausalLM(config)
-    model.generation_config.eos_token_id = config.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model
+    block_size = cfg.corpus.block_size
+    separator = tokenizer.sep_token_id if is_masked_lm(cfg.arch.type) else tokenizer.eos_token_id
+    if separator is None:
+        raise LlmkitError("the tokenizer has no end-of-text token to put between documents; "
+                          "use a tokenizer with an eos_token (or sep_token for BERT)")
+    documents = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    n_tokens = sum(len(d) + 1 for d in documents)
+    if n_tokens < 2 * block_size:
+        raise LlmkitError(f"the corpus has {n_tokens:,} tokens, fewer than two blocks of {block_size} (one to "
+                          f"train on, one to validate); add text or lower corpus.block_size")
+    inputs, labels = pack_into_blocks(documents, block_size, separator, tokenizer.pad_token_id)
+    order = list(range(len(inputs)))
+    random.Random(cfg.train.seed).shuffle(order)
+    n_eval = max(1, round(len(order) * cfg.corpus.validation_fraction))
+    input_ids, label_ids = torch.tensor(inputs), torch.tensor(labels)
+
+    def subset(indices: list[int]) -> Blocks:
+        index = torch.tensor(indices)
+        return Blocks(input_ids[index], label_ids[index])
+
+    return subset(order[n_eval:]), subset(order[:n_eval]), n_tokens
 
 
-def _save(model: Any, tokenizer: Any, output: Path) -> None:
-    model.save_pretrained(output)
-    tokenizer.save_pretrained(output)
+def _masking(tokenizer: Any) -> Masking:
+    return Masking(mask_id=tokenizer.mask_token_id, vocab_size=len(tokenizer), special_ids=tokenizer.all_special_ids)
+
+
+def _evaluate(trainer: Pretrainer, blocks: Blocks, max_batches: int, step: int) -> dict[str, float]:
+    metrics = trainer.validate(blocks, max_batches)
+    console.info(f"step {step}: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
+    return metrics
+
+
+def _log_samples(cfg: PretrainConfig, model: Any, tokenizer: Any, blocks: Blocks, output: Path, step: int) -> None:
+    from llmkit.pretraining.samples import causal_samples, fill_mask_examples
+
+    if is_masked_lm(cfg.arch.type):
+        rows = fill_mask_examples(model, tokenizer, blocks, cfg.monitor.samples, cfg.monitor.sample_tokens,
+                                  cfg.train.seed)
+        lines = [f"  {r['masked']!r} -> {r['filled']!r} ({r['correct']} right)" for r in rows]
+    else:
+        rows = causal_samples(model, tokenizer, blocks, cfg.monitor.samples, cfg.monitor.sample_tokens)
+        lines = [f"  {r['prompt']!r} -> {r['continuation']!r}" for r in rows]
+    console.info(f"step {step} samples:\n" + "\n".join(lines))
+    with open(output / SAMPLES, "a", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps({"step": step, **row}, ensure_ascii=False) + "\n")

@@ -1,0 +1,1 @@
+"""Pretraining from scratch: presets, model builders, MLM masking, the training loop, throughput."""

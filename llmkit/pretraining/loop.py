@@ -1,0 +1,383 @@
+"""The pretraining loop: a lean loop on `accelerate.Accelerator`, not `transformers.Trainer`.
+
+Why not Trainer (which fine-tuning uses): pretraining is one long run of identical full blocks, and
+on a GPU the per-step work of a small model is a few tens of milliseconds, so what the Trainer adds
+per step shows up in MFU: a host sync each step to count tokens, its loss outside the compiled
+graph with the logits upcast to fp32 over the whole vocabulary, DataLoader and callback machinery.
+Here the data is a tensor of packed blocks (moved to the GPU once), every batch is full (the order runs
+on across epochs instead of dropping or padding a last batch, so compiled shapes never change), the
+loss is compiled with the model, and the host waits for the GPU only when it logs.
+Accelerate still does device placement, mixed precision, DDP across processes and gradient clipping.
+
+Checkpoints hold the weights, optimizer, scheduler, RNG state and log; the data order and BERT's
+masks are functions of (seed, step), so `--resume` continues exactly where an uninterrupted run
+would be (tested with a process killed mid-run).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmkit import console
+from llmkit.config import TrainSection
+from llmkit.data.packing import IGNORE_INDEX
+from llmkit.pretraining.objectives import LossFn, liger_fused_loss, logits_loss, shift_targets
+from llmkit.pretraining.throughput import mfu
+
+CHECKPOINTS = "checkpoints"
+
+
+@dataclass
+class Blocks:
+    """Packed blocks: input_ids [n, T]; labels [n, T] equal to input_ids with -100 on padding."""
+
+    input_ids: Any
+    labels: Any
+
+    def __len__(self) -> int:
+        return self.input_ids.shape[0]
+
+
+@dataclass
+class Masking:
+    """What BERT's dynamic masking needs (None for causal LMs)."""
+
+    mask_id: int
+    vocab_size: int  # the tokenizer's: random replacements never use padded embedding rows
+    special_ids: list[int]
+
+
+@dataclass
+class LogHooks:
+    """What the loop calls besides training: validation (returns metrics), samples, checkpoint extras."""
+
+    evaluate: Callable[[int], dict[str, float]] | None = None
+    sample: Callable[[int], None] | None = None
+
+
+class Pretrainer:
+    """Trains `model` on `train` blocks; `train_step` is what the CLI and the GPU bench both time."""
+
+    def __init__(self, model: Any, train: Blocks, cfg: TrainSection, total_steps: int, *,
+                 masking: Masking | None = None, flops_per_token: int = 0, peak_tflops: float | None = None):
+        import torch
+        from accelerate import Accelerator
+
+        self.cfg = cfg
+        self.masking = masking
+        self.total_steps = total_steps
+        self.flops_per_token = flops_per_token
+        self.peak_tflops = peak_tflops
+        cuda = torch.cuda.is_available()
+        self.bf16 = bool(cfg.bf16 and cuda and torch.cuda.is_bf16_supported())
+        self.accelerator = Accelerator(mixed_precision="bf16" if self.bf16 else "no", cpu=not cuda and
+                                       not torch.backends.mps.is_available())
+        if cuda:
+            torch.backends.cuda.matmul.allow_tf32 = True  # what stays in fp32 (the loss's upcast) uses tensor cores
+            torch.backends.cudnn.allow_tf32 = True
+        if cfg.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        self.unwrapped = model
+        self.optimizer = _adamw(model, cfg, fused=cuda and cfg.fused_optimizer)
+        from transformers import get_scheduler
+
+        self.scheduler = get_scheduler(cfg.scheduler, self.optimizer,
+                                       num_warmup_steps=math.ceil(cfg.warmup_ratio * total_steps),
+                                       num_training_steps=total_steps)
+        self.model, self.optimizer = self.accelerator.prepare(model, self.optimizer)
+        self.device = self.accelerator.device
+        self.loss_fn, self.loss_kind = self._loss_fn(cuda)
+        self.data = _to_device_if_small(train, self.device)
+        self.real_tokens = (train.labels != IGNORE_INDEX).sum(dim=1)  # per block, on the CPU: no sync to count
+        self.rows_per_step = cfg.batch_size * cfg.grad_accum * self.accelerator.num_processes
+        self._orders: dict[int, Any] = {}
+        self.step = 0
+        self.log_history: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------------------------------
+    # One optimizer step
+
+    def _loss_fn(self, cuda: bool) -> tuple[LossFn, str]:
+        import torch
+
+        single = self.accelerator.num_processes == 1
+        if cuda and self.cfg.torch_compile:
+            return torch.compile(logits_loss(self.model)), "cross-entropy compiled with the model (torch.compile)"
+        if cuda and self.cfg.liger and single and _liger_installed():
+            return liger_fused_loss(self.model), "Liger fused linear cross-entropy"
+        return logits_loss(self.model), "cross-entropy (eager)"
+
+    def batch_rows(self, step: int, micro: int, rank: int | None = None) -> Any:
+        """Indices of the blocks that micro-batch `micro` of `step` reads on process `rank` (default: this one).
+
+        The order is one seeded permutation per epoch, read on across epoch ends, so every batch is full
+        and no block is dropped; the same step always reads the same blocks (what makes resume exact).
+        """
+        import torch
+
+        rank = self.accelerator.process_index if rank is None else rank
+        n = len(self.real_tokens)
+        size = self.cfg.batch_size
+        first = step * self.rows_per_step + (micro * self.accelerator.num_processes + rank) * size
+        positions = torch.arange(first, first + size)
+        epochs = positions // n
+        rows = torch.empty(size, dtype=torch.long)
+        for epoch in epochs.unique().tolist():
+            chosen = epochs == epoch
+            rows[chosen] = self._epoch_order(epoch)[positions[chosen] % n]
+        return rows
+
+    def _epoch_order(self, epoch: int) -> Any:
+        import torch
+
+        if epoch not in self._orders:
+            self._orders = {e: o for e, o in self._orders.items() if e >= epoch - 1}  # at most two epochs live
+            generator = torch.Generator().manual_seed(self.cfg.seed + epoch)
+            self._orders[epoch] = torch.randperm(len(self.real_tokens), generator=generator)
+        return self._orders[epoch]
+
+    def micro_batch(self, rows: Any, step: int, micro: int) -> tuple[Any, Any, Any]:
+        """(input_ids, targets, attention_mask) on the device for the blocks `rows`."""
+        import torch
+
+        index = rows.to(self.data.input_ids.device)
+        input_ids, labels = self.data.input_ids[index], self.data.labels[index]
+        input_ids, labels = input_ids.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
+        if self.masking is None:
+            return input_ids, shift_targets(labels), None
+        from llmkit.pretraining.masking import mask_tokens
+
+        real = labels != IGNORE_INDEX
+        maskable = real & ~torch.isin(input_ids, torch.tensor(self.masking.special_ids, device=self.device))
+        corrupted, targets = mask_tokens(input_ids, maskable, self.masking.mask_id, self.masking.vocab_size,
+                                         self.cfg.seed, step * self.cfg.grad_accum + micro)
+        return corrupted, targets, real.long()
+
+    def train_step(self) -> Any:
+        """One optimizer step over grad_accum micro-batches; returns the mean loss as a device tensor (no sync)."""
+        self.model.train()
+        total = None
+        for micro in range(self.cfg.grad_accum):
+            rows = self.batch_rows(self.step, micro)
+            input_ids, targets, attention_mask = self.micro_batch(rows, self.step, micro)
+            last = micro == self.cfg.grad_accum - 1
+            with nullcontext() if last else self.accelerator.no_sync(self.model):
+                loss = self.loss_fn(input_ids, targets, attention_mask) / self.cfg.grad_accum
+                self.accelerator.backward(loss)
+            total = loss.detach() if total is None else total + loss.detach()
+        if self.cfg.max_grad_norm > 0:
+            self.accelerator.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return total
+
+    def step_tokens(self, step: int) -> int:
+        """Non-padding tokens that `step` trains on, over all processes (counted on the CPU, no GPU sync)."""
+        return sum(int(self.real_tokens[self.batch_rows(step, micro, rank)].sum())
+                   for micro in range(self.cfg.grad_accum) for rank in range(self.accelerator.num_processes))
+
+    # ------------------------------------------------------------------------------------------
+    # The run: steps, logs, validation, samples, checkpoints
+
+    def fit(self, hooks: LogHooks, *, logging_steps: int, eval_steps: int, sample_steps: int, save_steps: int,
+            checkpoint_dir: Path | None, keep_checkpoints: int) -> dict[str, Any]:
+        """Train to `total_steps` (from `self.step`, which a resumed run sets); returns the throughput summary."""
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=self.total_steps, initial=self.step, desc="pretrain", unit="step",
+                   disable=not self.accelerator.is_main_process)
+        window_loss, window_steps, window_tokens = None, 0, 0
+        window_start = time.perf_counter()
+        while self.step < self.total_steps:
+            tokens = self.step_tokens(self.step)
+            loss = self.train_step()
+            window_loss = loss if window_loss is None else window_loss + loss
+            window_steps, window_tokens = window_steps + 1, window_tokens + tokens
+            step, last = self.step, self.step == self.total_steps
+            bar.update(1)
+            if step % logging_steps == 0 or last:
+                # The one place the host waits for the GPU.
+                mean_loss = self.accelerator.reduce(window_loss, "mean").item() / window_steps
+                entry = self._log_entry(step, mean_loss, window_tokens, time.perf_counter() - window_start,
+                                        window_steps)
+                bar.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{entry['tokens_per_second']:.0f}")
+                window_loss, window_steps, window_tokens = None, 0, 0
+                window_start = time.perf_counter()
+            if hooks.evaluate and (last or (eval_steps and step % eval_steps == 0)):
+                self.log_history.append({"step": step, **hooks.evaluate(step)})
+            if hooks.sample and (last or (sample_steps and step % sample_steps == 0)):
+                hooks.sample(step)
+            if checkpoint_dir is not None and save_steps and step % save_steps == 0 and not last:
+                self.save_checkpoint(checkpoint_dir, keep_checkpoints)
+            if window_steps == 0:
+                window_start = time.perf_counter()  # validation, samples and checkpoints are not training time
+        bar.close()
+        return self.throughput()
+
+    def _log_entry(self, step: int, loss: float, tokens: int, seconds: float, steps: int) -> dict[str, Any]:
+        tokens_per_second = tokens / seconds
+        entry = {"step": step, "loss": round(loss, 4), "lr": self.scheduler.get_last_lr()[0],
+                 "tokens": tokens, "seconds": round(seconds, 4), "steps_in_window": steps,
+                 "tokens_per_second": round(tokens_per_second, 1)}
+        achieved = mfu(tokens_per_second / self.accelerator.num_processes, self.flops_per_token, self.peak_tflops)
+        if achieved is not None:
+            entry["mfu"] = round(achieved, 4)
+        self.log_history.append(entry)
+        return entry
+
+    def throughput(self) -> dict[str, Any]:
+        """Training tokens/s and MFU over all logged windows, and over all but the first (compilation, warm-up)."""
+        windows = [e for e in self.log_history if "tokens_per_second" in e]
+        summary: dict[str, Any] = {}
+        for name, chosen in (("", windows), ("steady_", windows[1:])):
+            seconds = sum(e["seconds"] for e in chosen)
+            if not seconds:
+                continue
+            tokens_per_second = sum(e["tokens"] for e in chosen) / seconds
+            summary[f"{name}tokens_per_second"] = round(tokens_per_second, 1)
+            achieved = mfu(tokens_per_second / self.accelerator.num_processes, self.flops_per_token,
+                           self.peak_tflops)
+            if achieved is not None:
+                summary[f"{name}mfu"] = round(achieved, 4)
+        summary["train_tokens"] = sum(e["tokens"] for e in windows)
+        summary["train_seconds"] = round(sum(e["seconds"] for e in windows), 2)
+        return summary
+
+    # ------------------------------------------------------------------------------------------
+    # Validation
+
+    def validate(self, blocks: Blocks, max_batches: int = 0) -> dict[str, float]:
+        """Token-weighted validation loss (and perplexity, or BERT's masked-token accuracy) in eval mode.
+
+        BERT's validation masks are drawn from a fixed seed, so every evaluation scores the same positions.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        model = self.unwrapped
+        model.eval()
+        loss_sum, count, correct = 0.0, 0, 0
+        size = self.cfg.batch_size
+        batches = range(0, len(blocks), size)
+        with torch.no_grad(), self.accelerator.autocast():
+            for i, start in enumerate(batches):
+                if max_batches and i >= max_batches:
+                    break
+                input_ids = blocks.input_ids[start:start + size].to(self.device)
+                labels = blocks.labels[start:start + size].to(self.device)
+                attention_mask = None
+                if self.masking is None:
+                    targets = shift_targets(labels)
+                else:
+                    from llmkit.pretraining.masking import mask_tokens
+
+                    real = labels != IGNORE_INDEX
+                    special = torch.tensor(self.masking.special_ids, device=self.device)
+                    input_ids, targets = mask_tokens(input_ids, real & ~torch.isin(input_ids, special),
+                                                     self.masking.mask_id, self.masking.vocab_size,
+                                                     seed=self.cfg.seed + 1, step=i)
+                    attention_mask = real.long()
+                logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits.float()
+                scored = targets != IGNORE_INDEX
+                loss_sum += F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX,
+                                            reduction="sum").item()
+                count += int(scored.sum())
+                correct += int(((logits.argmax(-1) == targets) & scored).sum())
+        model.train()
+        loss = loss_sum / max(count, 1)
+        metrics = {"eval_loss": round(loss, 4)}
+        if self.masking is None:
+            metrics["eval_perplexity"] = round(math.exp(min(loss, 50.0)), 3)
+        else:
+            metrics["eval_masked_accuracy"] = round(correct / max(count, 1), 4)
+        return metrics
+
+    # ------------------------------------------------------------------------------------------
+    # Checkpoints
+
+    def save_checkpoint(self, folder: Path, keep: int) -> Path:
+        """<folder>/step-N: weights (safetensors), optimizer, scheduler, RNG, log; written under a temp name."""
+        import torch
+        from safetensors.torch import save_model
+
+        target = folder / f"step-{self.step}"
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process:
+            staging = target.with_name(target.name + ".partial")
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            save_model(self.unwrapped, str(staging / "model.safetensors"))
+            torch.save(self.optimizer.state_dict(), staging / "optimizer.pt")
+            torch.save(self.scheduler.state_dict(), staging / "scheduler.pt")
+            cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+            torch.save({"cpu": torch.get_rng_state(), "cuda": cuda_rng}, staging / "rng.pt")
+            state = {"step": self.step, "log_history": self.log_history}
+            (staging / "state.json").write_text(json.dumps(state), encoding="utf-8")
+            staging.rename(target)
+            for old in checkpoints(folder)[:-keep] if keep > 0 else []:
+                shutil.rmtree(old)
+        self.accelerator.wait_for_everyone()
+        return target
+
+    def load_checkpoint(self, checkpoint: Path) -> None:
+        """Restore everything `save_checkpoint` wrote; the next step is the one after the checkpoint."""
+        import torch
+        from safetensors.torch import load_model
+
+        load_model(self.unwrapped, str(checkpoint / "model.safetensors"))
+        # weights_only: the files hold tensors and plain values, and nothing else is unpickled.
+        self.optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True))
+        self.scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
+        rng = torch.load(checkpoint / "rng.pt", weights_only=True)
+        torch.set_rng_state(rng["cpu"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
+        self.step = state["step"]
+        self.log_history = state["log_history"]
+
+
+def checkpoints(folder: Path) -> list[Path]:
+    """Complete checkpoints in `folder`, oldest first (a `.partial` one was interrupted and is ignored)."""
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.glob("step-*") if p.is_dir() and p.name.removeprefix("step-").isdigit()]
+    return sorted(found, key=lambda p: int(p.name.removeprefix("step-")))
+
+
+def _adamw(model: Any, cfg: TrainSection, fused: bool) -> Any:
+    """AdamW with weight decay on matrices and embeddings only, not on biases and norms (as nanoGPT and Trainer)."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, fused=fused or None)
+
+
+def _to_device_if_small(blocks: Blocks, device: Any, limit_bytes: int = 2**31) -> Blocks:
+    # Indexing a GPU tensor per step beats copying batches over; a corpus too big for that stays on the host.
+    size = blocks.input_ids.element_size() * blocks.input_ids.numel() * 2
+    if device.type == "cpu" or size > limit_bytes:
+        return blocks
+    return Blocks(blocks.input_ids.to(device), blocks.labels.to(device))
+
+
+def _liger_installed() -> bool:
+    from transformers.utils import is_liger_kernel_available
+
+    if is_liger_kernel_available():
+        return True
+    console.info("train.liger: liger-kernel is not installed, using torch's cross-entropy "
+                 "(pip install 'llmkit[gpu]', or set train.liger=false)")
+    return False
