@@ -110,7 +110,9 @@ class Pretrainer:
 
         single = self.accelerator.num_processes == 1
         if cuda and self.cfg.torch_compile:
-            return torch.compile(logits_loss(self.model)), "cross-entropy compiled with the model (torch.compile)"
+            # One shape per run (every batch is full), so no dynamic-shape graphs.
+            compiled = torch.compile(logits_loss(self.model), dynamic=False)
+            return compiled, "cross-entropy compiled with the model (torch.compile)"
         if cuda and self.cfg.liger and single and _liger_installed():
             return liger_fused_loss(self.model), "Liger fused linear cross-entropy"
         return logits_loss(self.model), "cross-entropy (eager)"
@@ -170,7 +172,8 @@ class Pretrainer:
             input_ids, targets, attention_mask = self.micro_batch(rows, self.step, micro)
             last = micro == self.cfg.grad_accum - 1
             with nullcontext() if last else self.accelerator.no_sync(self.model):
-                loss = self.loss_fn(input_ids, targets, attention_mask) / self.cfg.grad_accum
+                with self.accelerator.autocast():  # also covers Liger's path, which calls the backbone directly
+                    loss = self.loss_fn(input_ids, targets, attention_mask) / self.cfg.grad_accum
                 self.accelerator.backward(loss)
             total = loss.detach() if total is None else total + loss.detach()
         if self.cfg.max_grad_norm > 0:

@@ -15,7 +15,7 @@ from typing import Any
 from llmkit import console
 from llmkit.config import PretrainConfig
 from llmkit.errors import LlmkitError
-from llmkit.pretraining.architectures import build_model, is_masked_lm
+from llmkit.pretraining.architectures import Vocabulary, build_model, is_masked_lm
 from llmkit.pretraining.loop import CHECKPOINTS, Blocks, LogHooks, Masking, Pretrainer, checkpoints
 from llmkit.pretraining.presets import apply_preset
 from llmkit.run_dir import RunRecord, default_output, prepare_output_dir
@@ -49,7 +49,7 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     # 3. The model, and the loop that trains it.
     from llmkit.pretraining.throughput import device_peak_tflops, model_flops_per_token
 
-    model = build_model(cfg.arch, tokenizer, cfg.train.seed)
+    model = build_model(cfg.arch, Vocabulary.of(tokenizer), cfg.train.seed)
     n_params = sum(p.numel() for p in model.parameters())
     flops = model_flops_per_token(model, cfg.corpus.block_size)
     peak, peak_source = device_peak_tflops(cfg.monitor.peak_tflops, cfg.train.bf16)
