@@ -107,15 +107,38 @@ def finetune(
 
 @app.command()
 def pretrain(
+    arch: Annotated[str | None, typer.Option("--arch", help="gpt2 or llama (causal LM), bert (masked LM).")] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help=(
+        "Model shape: tiny (~1.3M parameters), small (~9M), gpt2-124m; any arch.* key overrides it."))] = None,
+    data: Annotated[list[str] | None, typer.Option("--data", help=(
+        "Corpus files or folders: .txt/.md (one document per file), .jsonl/.json/.parquet (a text column); "
+        "repeatable. Default: the built-in bilingual corpus."))] = None,
+    tokenizer: Annotated[str | None, typer.Option("--tokenizer", help=(
+        "Reuse this tokenizer folder instead of training one on the corpus."))] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help=(
+        "Continue an interrupted run from its last checkpoint: the run's output folder (its saved recipe "
+        "is reused; flags and --set still apply)."))] = None,
     recipe: RecipeOption = None,
-    data: Annotated[list[str] | None, typer.Option("--data", help="Corpus files or folders (repeatable).")] = None,
     output: OutputOption = None,
     overwrite: OverwriteOption = False,
+    max_steps: MaxStepsOption = None,
+    batch_size: BatchSizeOption = None,
+    lr: LrOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Pretrain a small LLaMA-architecture LM from scratch (tokenizer included)."""
+    """Pretrain a GPT-2, LLaMA or BERT model and its tokenizer from scratch."""
+    if resume is not None:
+        if output is not None and output.resolve() != resume.resolve():
+            raise LlmkitError("--resume continues in the run's own folder; leave out --output")
+        saved = resume / "llmkit_recipe.yaml"
+        if not saved.is_file():
+            raise LlmkitError(f"--resume {resume}: no llmkit_recipe.yaml there; pass the output folder of a "
+                              f"`llmkit pretrain` run")
+        recipe, output = recipe or str(saved), resume
     cfg = _job_config("pretrain", recipe, {
-        "corpus.path": data, "output": str(output) if output else None, "overwrite": overwrite or None,
+        "arch.type": arch, "arch.preset": preset, "corpus.path": data, "tokenizer.path": tokenizer,
+        "output": str(output) if output else None, "overwrite": overwrite or None, "resume": resume is not None or None,
+        "train.max_steps": max_steps, "train.batch_size": batch_size, "train.lr": lr,
     }, set_)
     from llmkit.workflows import pretrain as workflow
 
