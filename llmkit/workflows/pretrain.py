@@ -28,20 +28,20 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     cfg = apply_preset(cfg)
     output = Path(cfg.output) if cfg.output else default_output("pretrain", cfg.arch.type)
     resume_from = _resume_checkpoint(cfg, output)
-    texts = _corpus_texts(cfg)  # read before creating the output, so bad input leaves nothing behind
+    texts = corpus_texts(cfg)  # read before creating the output, so bad input leaves nothing behind
     if resume_from is None:
         prepare_output_dir(output, cfg.overwrite)
     record = RunRecord(output, "pretrain", cfg)
 
     # 1. Tokenizer: trained on the corpus (or reused), saved first so that a resumed run reads the same one.
     record.start("tokenizer")
-    tokenizer = _tokenizer(cfg, texts, output if resume_from else None)
+    tokenizer = pretrain_tokenizer(cfg, texts, output if resume_from else None)
     tokenizer.save_pretrained(output)
     record.stop("tokenizer")
 
     # 2. Pack the documents into blocks with a separator after each, then split off validation blocks.
     record.start("packing")
-    train_blocks, eval_blocks, n_tokens = _blocks(cfg, tokenizer, texts)
+    train_blocks, eval_blocks, n_tokens = packed_blocks(cfg, tokenizer, texts)
     record.stop("packing")
     console.info(f"corpus: {len(texts):,} documents, {n_tokens:,} tokens -> {len(train_blocks):,} training and "
                  f"{len(eval_blocks):,} validation blocks of {cfg.corpus.block_size}")
@@ -92,7 +92,7 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     if "mfu" in metrics:
         speed += f", MFU {metrics['mfu']:.1%}"
     console.info(f"{shown}; {speed}; saved to {output}")
-    return {"output": output, "metrics": metrics, "log_history": trainer.log_history}
+    return {"output": output, "metrics": metrics, "log_history": trainer.log_history, "model": trainer.unwrapped}
 
 
 def _resume_checkpoint(cfg: PretrainConfig, output: Path) -> Path | None:
@@ -105,7 +105,8 @@ def _resume_checkpoint(cfg: PretrainConfig, output: Path) -> Path | None:
     return found[-1]
 
 
-def _corpus_texts(cfg: PretrainConfig) -> list[str]:
+def corpus_texts(cfg: PretrainConfig) -> list[str]:
+    """The documents of `cfg.corpus`: read from its files, or the built-in corpus generated."""
     if cfg.corpus.path:
         from llmkit.data.corpus import load_corpus_texts
 
@@ -119,7 +120,8 @@ def _corpus_texts(cfg: PretrainConfig) -> list[str]:
     return list(demo_documents(cfg.corpus.max_documents or cfg.corpus.builtin_documents, seed=cfg.train.seed))
 
 
-def _tokenizer(cfg: PretrainConfig, texts: list[str], saved: Path | None) -> Any:
+def pretrain_tokenizer(cfg: PretrainConfig, texts: list[str], saved: Path | None = None) -> Any:
+    """The tokenizer in `saved` (a resumed run's) or tokenizer.path, else one trained on `texts` for the arch."""
     path = saved or cfg.tokenizer.path
     if path:
         from transformers import AutoTokenizer
@@ -144,7 +146,8 @@ def _tokenizer(cfg: PretrainConfig, texts: list[str], saved: Path | None) -> Any
     return train_bpe_tokenizer(texts, cfg.tokenizer.vocab_size)
 
 
-def _blocks(cfg: PretrainConfig, tokenizer: Any, texts: list[str]) -> tuple[Blocks, Blocks, int]:
+def packed_blocks(cfg: PretrainConfig, tokenizer: Any, texts: list[str]) -> tuple[Blocks, Blocks, int]:
+    """(training blocks, validation blocks, corpus tokens): documents packed with a separator after each."""
     import torch
 
     from llmkit.data.packing import pack_into_blocks
