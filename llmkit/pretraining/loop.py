@@ -20,7 +20,7 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,20 +148,11 @@ class Pretrainer:
 
     def micro_batch(self, rows: Any, step: int, micro: int) -> tuple[Any, Any, Any]:
         """(input_ids, targets, attention_mask) on the device for the blocks `rows`."""
-        import torch
 
         index = rows.to(self.data.input_ids.device)
         input_ids, labels = self.data.input_ids[index], self.data.labels[index]
         input_ids, labels = input_ids.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
-        if self.masking is None:
-            return input_ids, shift_targets(labels), None
-        from llmkit.pretraining.masking import mask_tokens
-
-        real = labels != IGNORE_INDEX
-        maskable = real & ~torch.isin(input_ids, torch.tensor(self.masking.special_ids, device=self.device))
-        corrupted, targets = mask_tokens(input_ids, maskable, self.masking.mask_id, self.masking.vocab_size,
-                                         self.cfg.seed, step * self.cfg.grad_accum + micro)
-        return corrupted, targets, real.long()
+        return model_inputs(input_ids, labels, self.masking, self.cfg.seed, step * self.cfg.grad_accum + micro)
 
     def train_step(self) -> Any:
         """One optimizer step over grad_accum micro-batches; returns the mean loss as a device tensor (no sync)."""
@@ -197,8 +188,9 @@ class Pretrainer:
         """Train to `total_steps` (from `self.step`, which a resumed run sets); returns the throughput summary."""
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=self.total_steps, initial=self.step, desc="pretrain", unit="step",
-                   disable=not self.accelerator.is_main_process)
+        # Only the main process draws a bar; elsewhere tqdm's own defaults apply (TQDM_DISABLE=1 turns it off).
+        quiet = {} if self.accelerator.is_main_process else {"disable": True}
+        bar = tqdm(total=self.total_steps, initial=self.step, desc="pretrain", unit="step", **quiet)
         window_loss, window_steps, window_tokens = None, 0, 0
         window_start = time.perf_counter()
         while self.step < self.total_steps:
@@ -260,36 +252,16 @@ class Pretrainer:
     # Validation
 
     def validate(self, blocks: Blocks, max_batches: int = 0) -> dict[str, float]:
-        """Token-weighted validation loss (and perplexity, or BERT's masked-token accuracy) in eval mode.
-
-        BERT's validation masks are drawn from a fixed seed, so every evaluation scores the same positions.
-        """
+        """Token-weighted validation loss (and perplexity, or BERT's masked-token accuracy) in eval mode."""
         import torch
         import torch.nn.functional as F
 
         model = self.unwrapped
         model.eval()
         loss_sum, count, correct = 0.0, 0, 0
-        size = self.cfg.batch_size
-        batches = range(0, len(blocks), size)
         with torch.no_grad(), self.accelerator.autocast():
-            for i, start in enumerate(batches):
-                if max_batches and i >= max_batches:
-                    break
-                input_ids = blocks.input_ids[start:start + size].to(self.device)
-                labels = blocks.labels[start:start + size].to(self.device)
-                attention_mask = None
-                if self.masking is None:
-                    targets = shift_targets(labels)
-                else:
-                    from llmkit.pretraining.masking import mask_tokens
-
-                    real = labels != IGNORE_INDEX
-                    special = torch.tensor(self.masking.special_ids, device=self.device)
-                    input_ids, targets = mask_tokens(input_ids, real & ~torch.isin(input_ids, special),
-                                                     self.masking.mask_id, self.masking.vocab_size,
-                                                     seed=self.cfg.seed + 1, step=i)
-                    attention_mask = real.long()
+            for input_ids, targets, attention_mask in validation_batches(blocks, self.cfg.batch_size, self.masking,
+                                                                         self.cfg.seed, self.device, max_batches):
                 logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits.float()
                 scored = targets != IGNORE_INDEX
                 loss_sum += F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX,
@@ -348,6 +320,35 @@ class Pretrainer:
         state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
         self.step = state["step"]
         self.log_history = state["log_history"]
+
+
+def validation_batches(blocks: Blocks, batch_size: int, masking: Masking | None, seed: int, device: Any,
+                       max_batches: int = 0) -> Iterator[tuple[Any, Any, Any]]:
+    """(input_ids, targets, attention_mask) over the validation blocks in order.
+
+    BERT's validation masks come from a seed of their own, so every evaluation scores the same positions.
+    """
+    for i, start in enumerate(range(0, len(blocks), batch_size)):
+        if max_batches and i >= max_batches:
+            return
+        input_ids = blocks.input_ids[start:start + batch_size].to(device)
+        labels = blocks.labels[start:start + batch_size].to(device)
+        yield model_inputs(input_ids, labels, masking, seed + 1, i)
+
+
+def model_inputs(input_ids: Any, labels: Any, masking: Masking | None, seed: int, step: int) -> tuple[Any, Any, Any]:
+    """(input_ids, targets, attention_mask) for blocks: shifted targets for a causal LM; for BERT, the blocks
+    masked by (seed, step), targets at the masked positions and a mask that hides padding."""
+    import torch
+
+    if masking is None:
+        return input_ids, shift_targets(labels), None
+    from llmkit.pretraining.masking import mask_tokens
+
+    real = labels != IGNORE_INDEX
+    maskable = real & ~torch.isin(input_ids, torch.tensor(masking.special_ids, device=input_ids.device))
+    corrupted, targets = mask_tokens(input_ids, maskable, masking.mask_id, masking.vocab_size, seed, step)
+    return corrupted, targets, real.long()
 
 
 def checkpoints(folder: Path) -> list[Path]:
