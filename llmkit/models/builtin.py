@@ -1,8 +1,8 @@
 """llmkit's built-in base model: pretrained from the `llama-tiny` recipe on first use, then cached.
 
 The cache folder's name carries llmkit's version and a hash of the recipe and of the code that
-generates the corpus and tokenizer, so changing any of them builds a fresh model instead of reusing
-a stale one. The build writes to a
+generates the corpus, tokenizer, blocks and model and trains it, so changing any of them builds a
+fresh model instead of reusing a stale one. The build writes to a
 temporary folder and renames it, so an interrupted build never leaves a half-written model.
 """
 
@@ -29,10 +29,11 @@ def cache_root() -> Path:
 
 
 def builtin_base_path() -> Path:
-    from llmkit.data import demo_corpus, demo_facts, tokenizer
+    from llmkit.data import demo_corpus, demo_facts, packing, tokenizer
+    from llmkit.pretraining import architectures, loop, objectives, presets
 
     digest = hashlib.sha256(resolve(BASE_RECIPE).path.read_bytes())
-    for module in (demo_facts, demo_corpus, tokenizer):
+    for module in (demo_facts, demo_corpus, tokenizer, packing, architectures, loop, objectives, presets):
         digest.update(Path(module.__file__).read_bytes())
     return cache_root() / "models" / f"llama-tiny-{__version__}-{digest.hexdigest()[:10]}"
 

@@ -22,7 +22,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ class Masking:
 
     mask_id: int
     vocab_size: int  # the tokenizer's: random replacements never use padded embedding rows
-    special_ids: list[int]
+    special_ids: Any  # list of ids; the loop keeps them as a tensor on its device (no copy per step)
 
 
 @dataclass
@@ -96,6 +96,8 @@ class Pretrainer:
         self.device = self.accelerator.device
         self.loss_fn, self.loss_kind = self._loss_fn(cuda)
         self.data = _to_device_if_small(train, self.device)
+        if masking is not None:
+            self.masking = replace(masking, special_ids=torch.as_tensor(masking.special_ids, device=self.device))
         self.real_tokens = (train.labels != IGNORE_INDEX).sum(dim=1)  # per block, on the CPU: no sync to count
         self.rows_per_step = cfg.batch_size * cfg.grad_accum * self.accelerator.num_processes
         self._orders: dict[int, Any] = {}
@@ -117,40 +119,41 @@ class Pretrainer:
             return liger_fused_loss(self.model), "Liger fused linear cross-entropy"
         return logits_loss(self.model), "cross-entropy (eager)"
 
-    def batch_rows(self, step: int, micro: int, rank: int | None = None) -> Any:
+    def batch_rows(self, step: int, micro: int, rank: int | None = None, on_device: bool = True) -> Any:
         """Indices of the blocks that micro-batch `micro` of `step` reads on process `rank` (default: this one).
 
         The order is one seeded permutation per epoch, read on across epoch ends, so every batch is full
         and no block is dropped; the same step always reads the same blocks (what makes resume exact).
+        The indices are slices of the order with bounds known on the host, so a step never waits for
+        the GPU (a host-to-device copy of indices would synchronise the stream every step).
         """
         import torch
 
         rank = self.accelerator.process_index if rank is None else rank
         n = len(self.real_tokens)
-        size = self.cfg.batch_size
-        first = step * self.rows_per_step + (micro * self.accelerator.num_processes + rank) * size
-        positions = torch.arange(first, first + size)
-        epochs = positions // n
-        rows = torch.empty(size, dtype=torch.long)
-        for epoch in epochs.unique().tolist():
-            chosen = epochs == epoch
-            rows[chosen] = self._epoch_order(epoch)[positions[chosen] % n]
-        return rows
+        first = step * self.rows_per_step + (micro * self.accelerator.num_processes + rank) * self.cfg.batch_size
+        last = first + self.cfg.batch_size
+        pieces = []
+        for epoch in range(first // n, (last - 1) // n + 1):
+            start, stop = max(first, epoch * n) - epoch * n, min(last, (epoch + 1) * n) - epoch * n
+            pieces.append(self._epoch_order(epoch)[1 if on_device else 0][start:stop])
+        return pieces[0] if len(pieces) == 1 else torch.cat(pieces)
 
-    def _epoch_order(self, epoch: int) -> Any:
+    def _epoch_order(self, epoch: int) -> tuple[Any, Any]:
+        """(on the host, on the data's device) permutation of the blocks for `epoch`, drawn from (seed, epoch)."""
         import torch
 
         if epoch not in self._orders:
             self._orders = {e: o for e, o in self._orders.items() if e >= epoch - 1}  # at most two epochs live
             generator = torch.Generator().manual_seed(self.cfg.seed + epoch)
-            self._orders[epoch] = torch.randperm(len(self.real_tokens), generator=generator)
+            order = torch.randperm(len(self.real_tokens), generator=generator)
+            self._orders[epoch] = (order, order.to(self.data.input_ids.device))
         return self._orders[epoch]
 
     def micro_batch(self, rows: Any, step: int, micro: int) -> tuple[Any, Any, Any]:
         """(input_ids, targets, attention_mask) on the device for the blocks `rows`."""
 
-        index = rows.to(self.data.input_ids.device)
-        input_ids, labels = self.data.input_ids[index], self.data.labels[index]
+        input_ids, labels = self.data.input_ids[rows], self.data.labels[rows]
         input_ids, labels = input_ids.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
         return model_inputs(input_ids, labels, self.masking, self.cfg.seed, step * self.cfg.grad_accum + micro)
 
@@ -177,7 +180,7 @@ class Pretrainer:
 
     def step_tokens(self, step: int) -> int:
         """Non-padding tokens that `step` trains on, over all processes (counted on the CPU, no GPU sync)."""
-        return sum(int(self.real_tokens[self.batch_rows(step, micro, rank)].sum())
+        return sum(int(self.real_tokens[self.batch_rows(step, micro, rank, on_device=False)].sum())
                    for micro in range(self.cfg.grad_accum) for rank in range(self.accelerator.num_processes))
 
     # ------------------------------------------------------------------------------------------
@@ -346,7 +349,7 @@ def model_inputs(input_ids: Any, labels: Any, masking: Masking | None, seed: int
     from llmkit.pretraining.masking import mask_tokens
 
     real = labels != IGNORE_INDEX
-    maskable = real & ~torch.isin(input_ids, torch.tensor(masking.special_ids, device=input_ids.device))
+    maskable = real & ~torch.isin(input_ids, torch.as_tensor(masking.special_ids, device=input_ids.device))
     corrupted, targets = mask_tokens(input_ids, maskable, masking.mask_id, masking.vocab_size, seed, step)
     return corrupted, targets, real.long()
 

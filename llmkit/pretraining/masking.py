@@ -2,7 +2,7 @@
 
 15% of the real tokens are chosen; of those 80% become [MASK], 10% a random token, 10% stay as
 they are; the model is scored on the chosen positions only. The draws come from a generator seeded
-by (seed, step), so a resumed run masks exactly as an uninterrupted one would.
+by (seed, step), so a resumed run masks exactly as an uninterrupted one would (on the same device kind).
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ def mask_tokens(input_ids: Any, maskable: Any, mask_id: int, vocab_size: int, se
     """
     import torch
 
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    # Drawn on the tensors' own device: copying CPU draws to a GPU would make every step wait for it.
+    device = input_ids.device
+    generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + step)
     shape = input_ids.shape
-    chosen = (torch.rand(shape, generator=generator) < MASK_RATE) & maskable.cpu()
-    action = torch.rand(shape, generator=generator)
-    random_tokens = torch.randint(vocab_size, shape, generator=generator)
-    chosen, action, random_tokens = (t.to(input_ids.device) for t in (chosen, action, random_tokens))
+    chosen = (torch.rand(shape, generator=generator, device=device) < MASK_RATE) & maskable
+    action = torch.rand(shape, generator=generator, device=device)
+    random_tokens = torch.randint(vocab_size, shape, generator=generator, device=device)
 
     labels = torch.where(chosen, input_ids, IGNORE_INDEX)
     corrupted = torch.where(chosen & (action < REPLACE_WITH_MASK), mask_id, input_ids)

@@ -40,7 +40,10 @@ def liger_fused_loss(model: Any) -> LossFn:
     def loss(input_ids: Any, targets: Any, attention_mask: Any) -> Any:
         hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)[0]
         hidden = transform(hidden) if transform is not None else hidden
-        return fused(head.weight, hidden.flatten(0, 1), targets.flatten(), head.bias)
+        # Under autocast the hidden states are bf16 and the weights fp32; Liger's kernels want one dtype, so the
+        # head is cast as autocast would cast it for a matmul (the cast's backward returns fp32 gradients).
+        bias = head.bias.to(hidden.dtype) if head.bias is not None else None
+        return fused(head.weight.to(hidden.dtype), hidden.flatten(0, 1), targets.flatten(), bias)
 
     return loss
 
