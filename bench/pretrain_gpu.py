@@ -220,6 +220,13 @@ def main() -> None:
         print(f"| {name:34} | {batch_size:5} | {result['tokens_per_second']:10,.0f} | {achieved:6.1%} | "
               f"{result['warmup_s']:9.1f} | {memory:8} | {result.get('loss_kind', 'transformers loss (HF)')}")
     print(f"total {time.perf_counter() - began:.0f}s", flush=True)
+    if os.environ.get("OUT"):  # the device machine's result folder, when there is one
+        import json
+
+        rows_out = [{"run": name, "batch": batch, "note": note, **(result or {})}
+                    for name, batch, result, note in results]
+        path = Path(os.environ["OUT"]) / "pretrain_gpu.json"
+        path.write_text(json.dumps({"device": device, "torch": torch.__version__, "rows": rows_out}, indent=1))
 
 
 if __name__ == "__main__":
