@@ -243,7 +243,7 @@ class TokenizerSection:
 class ArchSection:
     type: Literal["llama", "gpt2", "bert"] = _help(
         "Architecture built from config: llama or gpt2 (causal LM), bert (masked LM).", "llama")
-    preset: str = _help("Named shape the keys below default to: tiny, small (~10M), gpt2-124m "
+    preset: str = _help("Named shape the keys below default to: tiny (~1.3M), small (~9M), gpt2-124m "
                         "(see `llmkit pretrain --help`).", "tiny")
     hidden_size: int = _help("Model width (0: the preset's).", 0)
     layers: int = _help("Transformer blocks (0: the preset's).", 0)

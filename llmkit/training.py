@@ -53,7 +53,7 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
         activation_checkpointing=train.gradient_checkpointing,
         bf16=bf16,
         optim="adamw_torch_fused" if cuda and train.fused_optimizer else "adamw_torch",
-        use_liger_kernel=cuda and train.liger and _liger_installed(),
+        use_liger_kernel=cuda and train.liger and liger_installed(),
         torch_compile=cuda and train.torch_compile,
         dataloader_num_workers=train.num_workers,
         include_num_input_tokens_seen="non_padding",
@@ -63,7 +63,7 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
     )
 
 
-def _liger_installed() -> bool:
+def liger_installed() -> bool:
     from transformers.utils import is_liger_kernel_available
 
     if is_liger_kernel_available():

@@ -107,7 +107,9 @@ def test_chat_one_shot_streams_the_greedy_answer(trained):
     model, tokenizer = load_finetuned(str(trained / "ft"))
     [expected] = generate_answers(model, tokenizer, [[{"role": "user", "content": question}]],
                                   max_new_tokens=6, batch_size=1)
-    assert result.stdout.strip().splitlines()[-1].strip() == expected
+    # The last line printed is the answer; a tiny model may answer with nothing at all (no line).
+    printed = result.stdout.strip().splitlines()
+    assert (printed[-1].strip() if printed else "") == expected
 
 
 def test_chat_interactive_reads_until_eof(trained):

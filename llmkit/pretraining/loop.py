@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from llmkit import console
 from llmkit.config import TrainSection
 from llmkit.data.packing import IGNORE_INDEX
 from llmkit.pretraining.objectives import LossFn, liger_fused_loss, logits_loss, shift_targets
@@ -110,12 +109,14 @@ class Pretrainer:
     def _loss_fn(self, cuda: bool) -> tuple[LossFn, str]:
         import torch
 
+        from llmkit.training import liger_installed
+
         single = self.accelerator.num_processes == 1
         if cuda and self.cfg.torch_compile:
             # One shape per run (every batch is full), so no dynamic-shape graphs.
             compiled = torch.compile(logits_loss(self.model), dynamic=False)
             return compiled, "cross-entropy compiled with the model (torch.compile)"
-        if cuda and self.cfg.liger and single and _liger_installed():
+        if cuda and self.cfg.liger and single and liger_installed():
             return liger_fused_loss(self.model), "Liger fused linear cross-entropy"
         return logits_loss(self.model), "cross-entropy (eager)"
 
@@ -378,13 +379,3 @@ def _to_device_if_small(blocks: Blocks, device: Any, limit_bytes: int = 2**31) -
     if device.type == "cpu" or size > limit_bytes:
         return blocks
     return Blocks(blocks.input_ids.to(device), blocks.labels.to(device))
-
-
-def _liger_installed() -> bool:
-    from transformers.utils import is_liger_kernel_available
-
-    if is_liger_kernel_available():
-        return True
-    console.info("train.liger: liger-kernel is not installed, using torch's cross-entropy "
-                 "(pip install 'llmkit[gpu]', or set train.liger=false)")
-    return False
