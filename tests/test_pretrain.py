@@ -96,6 +96,13 @@ def test_a_run_killed_after_a_checkpoint_resumes_onto_the_uninterrupted_loss_cur
     expected = curve(uninterrupted["log_history"])
     assert len(expected) == 100 + 2
     assert curve(history) == expected
+    # Not only the logged (rounded) losses: the final weights are identical.
+    from safetensors.torch import load_file
+
+    resumed_weights = load_file(tmp_path / "killed" / "model.safetensors")
+    whole_weights = load_file(tmp_path / "whole" / "model.safetensors")
+    assert resumed_weights.keys() == whole_weights.keys()
+    assert all(torch.equal(resumed_weights[k], whole_weights[k]) for k in whole_weights)
 
 
 def test_resume_without_a_checkpoint_is_a_one_line_error(tmp_path):

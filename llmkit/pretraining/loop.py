@@ -56,14 +56,14 @@ class Masking:
 
 @dataclass
 class LogHooks:
-    """What the loop calls besides training: validation (returns metrics), samples, checkpoint extras."""
+    """What the loop calls besides training: validation (returns metrics) and samples, each given the step."""
 
     evaluate: Callable[[int], dict[str, float]] | None = None
     sample: Callable[[int], None] | None = None
 
 
 class Pretrainer:
-    """Trains `model` on `train` blocks; `train_step` is what the CLI and the GPU bench both time."""
+    """Trains `model` on `train` blocks. `llmkit pretrain` runs `fit`; the speed benches drive this same object."""
 
     def __init__(self, model: Any, train: Blocks, cfg: TrainSection, total_steps: int, *,
                  masking: Masking | None = None, flops_per_token: int = 0, peak_tflops: float | None = None):
