@@ -61,7 +61,8 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     if resume_from is not None:
         trainer.load_checkpoint(resume_from)
         console.info(f"resuming from {resume_from} (step {trainer.step} of {total_steps})")
-    console.info(f"model: {cfg.arch.type} ({cfg.arch.preset} preset), {n_params / 1e6:.2f}M parameters, "
+    console.info(f"model: {cfg.arch.type}, {cfg.arch.layers} blocks x {cfg.arch.hidden_size} wide, {cfg.arch.heads} "
+                 f"heads, {n_params / 1e6:.2f}M parameters, "
                  f"{flops / 1e6:.1f} MFLOPs per token; {total_steps} steps of {rows_per_step} blocks; "
                  f"loss: {trainer.loss_kind}; MFU peak: {peak_source}")
 
