@@ -84,7 +84,7 @@ class Pretrainer:
             torch.backends.cudnn.allow_tf32 = True
         if cfg.gradient_checkpointing:
             model.gradient_checkpointing_enable()
-        self.unwrapped = model
+        self.unwrapped = model.to(self.accelerator.device)  # before the optimizer: fused AdamW wants its device
         self.optimizer = _adamw(model, cfg, fused=cuda and cfg.fused_optimizer)
         from transformers import get_scheduler
 
