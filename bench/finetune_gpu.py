@@ -121,7 +121,7 @@ def chat_file(path: Path, rows: int, seq: int, seed: int = 0) -> Path:
 
 
 def plain_run(base: Path, *, rows: int, seq: int, batch: int, steps: int, warmup: int, qlora: bool,
-              liger: bool = False) -> dict[str, float]:
+              liger: bool = False, checkpointing: bool = True) -> dict[str, float]:
     """peft + Trainer the way their documentation shows it."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig, Trainer, TrainingArguments
@@ -136,7 +136,7 @@ def plain_run(base: Path, *, rows: int, seq: int, batch: int, steps: int, warmup
         kwargs["device_map"] = {"": 0 if cuda else "cpu"}
     model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
     if qlora:
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
     elif cuda:
         model = model.cuda()
     model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=16, lora_alpha=32, lora_dropout=0.05,
@@ -145,7 +145,7 @@ def plain_run(base: Path, *, rows: int, seq: int, batch: int, steps: int, warmup
     g = torch.Generator().manual_seed(0)
     data = [{"input_ids": ids, "labels": ids} for ids in torch.randint(0, vocab, (rows, seq), generator=g)]
     args = TrainingArguments(output_dir=tempfile.mkdtemp(), max_steps=steps, per_device_train_batch_size=batch,
-                             learning_rate=2e-4, bf16=cuda, gradient_checkpointing=True, logging_steps=10,
+                             learning_rate=2e-4, bf16=cuda, gradient_checkpointing=checkpointing, logging_steps=10,
                              save_strategy="no", report_to="none", use_liger_kernel=liger, use_cpu=not cuda,
                              include_num_input_tokens_seen="all", disable_tqdm=True)
     timer = timed(warmup)
@@ -158,9 +158,9 @@ def plain_run(base: Path, *, rows: int, seq: int, batch: int, steps: int, warmup
 
 
 def llmkit_run(base: Path, data: Path, *, seq: int, batch: int, steps: int, warmup: int, method: str,
-               checkpointing: bool, lr: float = 2e-4) -> dict[str, float]:
+               checkpointing: bool, lr: float = 2e-4, overrides: list[str] = ()) -> dict[str, float]:
     """llmkit's finetune workflow, as `llmkit finetune --method M --model BASE --data DATA` runs it."""
-    from llmkit.config import FinetuneConfig, build_config
+    from llmkit.config import FinetuneConfig, build_config, parse_set_overrides
     from llmkit.workflows import finetune
 
     fresh_gpu()
@@ -168,7 +168,7 @@ def llmkit_run(base: Path, data: Path, *, seq: int, batch: int, steps: int, warm
         "method": method, "output": tempfile.mkdtemp(), "overwrite": True, "model": {"path": str(base)},
         "data": {"path": str(data), "max_length": seq}, "lora": {"target": ALL_LINEAR},
         "train": {"max_steps": steps, "batch_size": batch, "lr": lr, "gradient_checkpointing": checkpointing},
-        "eval": {"max_samples": 0, "before": False}})
+        "eval": {"max_samples": 0, "before": False}}, parse_set_overrides(list(overrides)))
     timer = timed(warmup)
     result = finetune.run(cfg)
     out = {"tokens_per_s": timer.tokens / timer.seconds, "peak_gib": peak_gib(),
@@ -184,13 +184,16 @@ def row(name: str, r: dict[str, float], baseline: dict[str, float] | None) -> st
             f"{r['tokens_per_step']:,.0f} |")
 
 
-def lora_part(root: Path, smoke: bool) -> None:
+def lora_part(root: Path, smoke: bool, variants: list[str], liger_row: bool) -> None:
     shape, seq, batch, steps, warmup = (TINY, 64, 2, 6, 2) if smoke else (TINYLLAMA, 1024, 8, 40, 10)
     base = make_base(shape, root / "tinyllama")
     data = chat_file(root / "lora.jsonl", batch * steps, seq)
     plain = plain_run(base, rows=batch * steps, seq=seq, batch=batch, steps=steps, warmup=warmup, qlora=False)
-    results = [("plain peft + Trainer, checkpointing", plain)]
-    if not smoke:  # Liger's kernels are Triton: CUDA only
+    results = [("plain peft + Trainer, checkpointing", plain),
+               ("plain peft + Trainer, no checkpointing",
+                plain_run(base, rows=batch * steps, seq=seq, batch=batch, steps=steps, warmup=warmup, qlora=False,
+                          checkpointing=False))]
+    if liger_row:
         results.append(("plain + use_liger_kernel, checkpointing",
                         plain_run(base, rows=batch * steps, seq=seq, batch=batch, steps=steps, warmup=warmup,
                                   qlora=False, liger=True)))
@@ -198,6 +201,10 @@ def lora_part(root: Path, smoke: bool) -> None:
         results.append((f"llmkit finetune --method lora, checkpointing {'on' if checkpointing else 'off'}",
                         llmkit_run(base, data, seq=seq, batch=batch, steps=steps, warmup=warmup, method="lora",
                                    checkpointing=checkpointing)))
+    for variant in variants:  # e.g. "train.gradient_checkpointing=false,train.torch_compile=true"
+        results.append((f"llmkit, checkpointing on, --set {variant}",
+                        llmkit_run(base, data, seq=seq, batch=batch, steps=steps, warmup=warmup, method="lora",
+                                   checkpointing=True, overrides=variant.split(","))))
     print(f"\n(a) LoRA r=16 all-linear, {shape['num_hidden_layers']} layers x {shape['hidden_size']}, seq {seq}, "
           f"batch {batch}, {steps} steps ({warmup} warm-up)\n")
     print("| run | tokens/s (steady) | vs plain | peak GiB | tokens/step |\n|---|---|---|---|---|")
@@ -245,6 +252,9 @@ def main() -> None:
     parser.add_argument("--part", choices=["lora", "qlora", "methods", "all"], default="all")
     parser.add_argument("--smoke", action="store_true", help="tiny shapes on CPU: checks the script only")
     parser.add_argument("--root", help="scratch folder for the random models (default: a temp dir)")
+    parser.add_argument("--llmkit-set", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+                        help="part lora: one more llmkit row with these recipe overrides (repeatable)")
+    parser.add_argument("--no-liger", action="store_true", help="part lora: skip the plain + Liger row")
     args = parser.parse_args()
     if not args.smoke and not torch.cuda.is_available():
         raise SystemExit("this bench needs a CUDA GPU (or --smoke)")
@@ -254,7 +264,8 @@ def main() -> None:
           f"transformers {transformers.__version__}")
     root = Path(args.root or tempfile.mkdtemp())
     if args.part in ("lora", "all"):
-        lora_part(root, args.smoke)
+        # Liger's kernels are Triton: CUDA only.
+        lora_part(root, args.smoke, args.llmkit_set, liger_row=not (args.smoke or args.no_liger))
     if args.part in ("qlora", "all"):
         qlora_part(root, args.smoke)
     if args.part in ("methods", "all"):
