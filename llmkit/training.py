@@ -53,7 +53,7 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
         activation_checkpointing=train.gradient_checkpointing,
         bf16=bf16,
         optim="adamw_torch_fused" if cuda and train.fused_optimizer else "adamw_torch",
-        use_liger_kernel=cuda and train.liger and _liger_installed(),
+        use_liger_kernel=cuda and _use_liger(train),
         torch_compile=cuda and train.torch_compile,
         dataloader_num_workers=train.num_workers,
         include_num_input_tokens_seen="non_padding",
@@ -63,9 +63,16 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
     )
 
 
-def _liger_installed() -> bool:
+def _use_liger(train: TrainSection) -> bool:
     from transformers.utils import is_liger_kernel_available
 
+    if not train.liger:
+        return False
+    if train.torch_compile:
+        # Measured on an H200 (liger-kernel 0.8.5, torch 2.11): compiling Liger's Triton kernels inside the
+        # graph fails, or runs into an illegal memory access. torch.compile fuses the same operations itself.
+        console.info("train.torch_compile is on: training without Liger's kernels, which do not compile")
+        return False
     if is_liger_kernel_available():
         return True
     console.info("train.liger: liger-kernel is not installed, training without its kernels "
