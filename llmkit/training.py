@@ -53,7 +53,7 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
         activation_checkpointing=train.gradient_checkpointing,
         bf16=bf16,
         optim="adamw_torch_fused" if cuda and train.fused_optimizer else "adamw_torch",
-        use_liger_kernel=cuda and _use_liger(train),
+        use_liger_kernel=cuda and liger_enabled(train),
         torch_compile=cuda and train.torch_compile,
         dataloader_num_workers=train.num_workers,
         include_num_input_tokens_seen="non_padding",
@@ -63,7 +63,8 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
     )
 
 
-def _use_liger(train: TrainSection) -> bool:
+def liger_enabled(train: TrainSection) -> bool:
+    """Whether Trainer should patch the model with Liger kernels (it then does so for the types Liger knows)."""
     from transformers.utils import is_liger_kernel_available
 
     if not train.liger:
