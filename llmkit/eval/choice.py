@@ -22,11 +22,16 @@ from llmkit.eval.prompts import SHOT_DELIMITER, TARGET_DELIMITER, render_choice_
 def score_choice_items(model: Any, tokenizer: Any, items: list[EvalItem], shots: dict[str, list[EvalItem]],
                        cfg: ChoiceSection, *, batch_size: int, cache: OutputCache) -> list[dict[str, Any]]:
     """One record per item: the prompt, each method's prediction and whether it is right."""
-    prompts = [render_choice_prompt(item, shots.get(item.category, [])[:cfg.shots], tokenizer, cfg.chat_template)
-               for item in items]
+    def prompts_for(answer_with_text: bool) -> list[str]:
+        return [render_choice_prompt(item, shots.get(item.category, [])[:cfg.shots], tokenizer, cfg.chat_template,
+                                     answer_with_text) for item in items]
+
+    prompts = prompts_for(False)
     records = [{**item.to_record(), "prompt": prompt} for item, prompt in zip(items, prompts)]
     if "loglikelihood" in cfg.methods:
-        _add_loglikelihoods(model, tokenizer, items, prompts, records, batch_size, cache)
+        # Option texts are scored after shots answered with their texts; without shots both prompts are one.
+        text_prompts = prompts_for(True) if cfg.shots else prompts
+        _add_loglikelihoods(model, tokenizer, items, prompts, text_prompts, records, batch_size, cache)
     if "generate" in cfg.methods:
         # A plain prompt is a page of exam questions: a base model writes the next one after a blank line.
         stop = () if cfg.chat_template else (SHOT_DELIMITER,)
@@ -43,12 +48,12 @@ def score_choice_items(model: Any, tokenizer: Any, items: list[EvalItem], shots:
     return records
 
 
-def _add_loglikelihoods(model: Any, tokenizer: Any, items: list[EvalItem], prompts: list[str],
+def _add_loglikelihoods(model: Any, tokenizer: Any, items: list[EvalItem], prompts: list[str], text_prompts: list[str],
                         records: list[dict[str, Any]], batch_size: int, cache: OutputCache) -> None:
     pairs = []  # (context, continuation): every letter, then every option text, of every item
-    for item, prompt in zip(items, prompts):
+    for item, prompt, text_prompt in zip(items, prompts, text_prompts):
         pairs += [(prompt, TARGET_DELIMITER + letter) for letter in item.letters]
-        pairs += [(prompt, TARGET_DELIMITER + option) for option in item.options]
+        pairs += [(text_prompt, TARGET_DELIMITER + option) for option in item.options]
     keys = [cache.key("loglikelihood", context=c, continuation=x) for c, x in pairs]
     scored = cache.fetch(keys, lambda missing: [
         [s.logprob, s.is_greedy] for s in score_continuations(

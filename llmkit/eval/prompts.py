@@ -39,15 +39,21 @@ def choice_body(item: EvalItem) -> str:
     return f"{item.question.strip()}{options}\n{cue}"
 
 
-def choice_context(item: EvalItem, shots: list[EvalItem]) -> str:
-    """Description, then each shot answered, then the question: the text the answer letter follows."""
-    answered = "".join(choice_body(s) + TARGET_DELIMITER + s.answer + SHOT_DELIMITER for s in shots)
+def choice_context(item: EvalItem, shots: list[EvalItem], answer_with_text: bool = False) -> str:
+    """Description, then each shot answered, then the question: the text the answer follows.
+
+    Shots are answered with their letter, or with their option's text when the options' texts are what is
+    scored (as lm-evaluation-harness answers shots with the scored choice).
+    """
+    answered = "".join(choice_body(s) + TARGET_DELIMITER + (s.options[s.answer_index] if answer_with_text
+                                                            else s.answer) + SHOT_DELIMITER for s in shots)
     return description(item) + answered + choice_body(item)
 
 
-def render_choice_prompt(item: EvalItem, shots: list[EvalItem], tokenizer: Any, chat_template: bool) -> str:
+def render_choice_prompt(item: EvalItem, shots: list[EvalItem], tokenizer: Any, chat_template: bool,
+                         answer_with_text: bool = False) -> str:
     """The prompt text of a choice item: plain, or as one user turn of the tokenizer's chat template."""
-    context = choice_context(item, shots)
+    context = choice_context(item, shots, answer_with_text)
     if not chat_template:
         return context
     return render_chat(tokenizer, item.history + [{"role": "user", "content": context}])
