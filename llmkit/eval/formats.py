@@ -74,7 +74,7 @@ def llmkit_item(row: dict[str, Any], source: str) -> EvalItem:
                 isinstance(o, str) for o in options):
             raise BadRow("a choice item needs 'options': a list of 2 to 26 strings")
         answer = str(row.get("answer", "")).strip().upper()
-        if answer not in LETTERS[:len(options)]:
+        if answer not in list(LETTERS[:len(options)]):  # a list: '' is in every string
             raise BadRow(f"'answer' must be one of {', '.join(LETTERS[:len(options)])}, got {row.get('answer')!r}")
         return EvalItem(type="choice", options=options, answer=answer, **common)
     if kind != "open":
@@ -182,7 +182,7 @@ def _read_exam_csv(layout: ExamLayout, file: Path, subject: str) -> tuple[list[E
                 skipped.append(SkippedRow(str(file), line, f"{len(cells)} columns, expected {needed}"))
                 continue
             answer = cells[columns["answer"]].strip().upper() if "answer" in columns else ""
-            if answer not in LETTERS[:4]:
+            if answer not in list(LETTERS[:4]):
                 reason = (f"answer {answer!r} is not A-D" if answer else
                           "no answer (C-Eval's test answers are unpublished; use --split val)")
                 skipped.append(SkippedRow(str(file), line, reason))

@@ -91,8 +91,8 @@ def judge_summary(records: list[dict[str, Any]], mode: str, backend: str) -> dic
     summary: dict[str, Any] = {"judge": backend, "mode": mode, "judged": len(judged) - len(failed),
                                "parse_failures": len(failed)}
     if mode == "pairwise":
-        for result in PAIRWISE_POINTS:
-            summary[f"{result}s"] = sum(r["judge"].get("result") == result for r in judged)
+        for result, plural in (("win", "wins"), ("tie", "ties"), ("loss", "losses")):
+            summary[plural] = sum(r["judge"].get("result") == result for r in judged)
     return summary
 
 
