@@ -21,7 +21,8 @@ def test_ceval_layout_with_shots_and_bad_rows(tmp_path):
           '1,"多行\n问题",甲,乙,丙,丁,E,\n'  # answer E: skipped, reported at its first line (3)
           '2,只有三列,x\n'
           "3,IP 属于哪一层？,应用层,传输层,网络层,物理层,C,\n")
-    write(tmp_path / "dev" / "computer_network_dev.csv", header + "0,HTTP 属于哪一层？,应用层,传输层,网络层,物理层,A,解释\n")
+    write(tmp_path / "dev" / "computer_network_dev.csv",
+          header + "0,HTTP 属于哪一层？,应用层,传输层,网络层,物理层,A,解释\n")
     assert detect_format(tmp_path) == "ceval"
     bench = load_source(str(tmp_path))
     assert [i.question for i in bench.items] == ["TCP 属于哪一层？", "IP 属于哪一层？"]
@@ -44,7 +45,8 @@ def test_ceval_test_split_without_answers_is_skipped_with_a_reason(tmp_path):
 def test_cmmlu_layout(tmp_path):
     write(tmp_path / "test" / "chinese_history.csv",
           ",Question,A,B,C,D,Answer\n0,秦始皇统一六国是在哪一年？,公元前221年,公元前206年,公元前202年,公元前230年,A\n")
-    write(tmp_path / "dev" / "chinese_history.csv", ",Question,A,B,C,D,Answer\n0,唐朝的都城是？,长安,洛阳,南京,北京,A\n")
+    write(tmp_path / "dev" / "chinese_history.csv",
+          ",Question,A,B,C,D,Answer\n0,唐朝的都城是？,长安,洛阳,南京,北京,A\n")
     assert detect_format(tmp_path) == "cmmlu"
     bench = load_source(f"cmmlu={tmp_path}")
     [item] = bench.items
@@ -92,7 +94,8 @@ def test_clue_classification_tasks(tmp_path):
 def test_llmkit_jsonl_rows_and_errors(tmp_path):
     rows = [
         {"id": "c1", "category": "logic", "type": "choice", "question": "q?", "options": ["x", "y"], "answer": "b"},
-        {"id": "o1", "category": "calc", "type": "open", "question": "1+1?", "reference": "2", "metric": "numeric_match",
+        {"id": "o1", "category": "calc", "type": "open", "question": "1+1?", "reference": "2",
+         "metric": "numeric_match",
          "history": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]},
         {"id": "d1", "category": "logic", "question": "shot?", "options": ["x", "y"], "answer": "A", "split": "dev"},
         {"id": "bad1", "category": "logic", "type": "choice", "question": "q", "options": ["x", "y"], "answer": "C"},
