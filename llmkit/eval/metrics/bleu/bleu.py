@@ -4,8 +4,9 @@ Per answer: sentence BLEU (sacrebleu's default exponential smoothing) over all r
 `corpus_bleu` is sacrebleu's corpus-level score of all answers together. Shipped with llmkit, loaded by path.
 """
 
-import datasets
 import evaluate
+
+from llmkit.eval.metrics.text_metric import mean_and_scores, text_metric_info
 
 _DESCRIPTION = "sacrebleu BLEU with tokenize='zh', per sentence and for the corpus."
 _KWARGS = """
@@ -22,10 +23,7 @@ Returns:
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS)
 class Bleu(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation="", inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Value("string"),
-                                        "references": datasets.Sequence(datasets.Value("string"))}))
+        return text_metric_info(_DESCRIPTION, _KWARGS)
 
     def _compute(self, predictions, references):
         import sacrebleu
@@ -36,4 +34,4 @@ class Bleu(evaluate.Metric):
         depth = max((len(refs) for refs in references), default=0)
         streams = [[refs[k] if k < len(refs) else "" for refs in references] for k in range(depth)]
         corpus = sacrebleu.corpus_bleu(predictions, streams, tokenize="zh").score / 100 if depth else 0.0
-        return {"bleu": sum(scores) / len(scores) if scores else 0.0, "corpus_bleu": corpus, "scores": scores}
+        return {**mean_and_scores("bleu", scores), "corpus_bleu": corpus}

@@ -7,8 +7,9 @@ with no number scores 0. Shipped with llmkit and loaded by path.
 import re
 import unicodedata
 
-import datasets
 import evaluate
+
+from llmkit.eval.metrics.text_metric import mean_and_scores, text_metric_info
 
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?")
 _DESCRIPTION = "1 when the last number in the prediction equals the reference's number, else 0."
@@ -41,12 +42,9 @@ def same_number(a, b):
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS)
 class NumericMatch(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation="", inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Value("string"),
-                                        "references": datasets.Sequence(datasets.Value("string"))}))
+        return text_metric_info(_DESCRIPTION, _KWARGS)
 
     def _compute(self, predictions, references):
         scores = [float(any(same_number(last_number(p), last_number(r)) for r in refs))
                   for p, refs in zip(predictions, references)]
-        return {"numeric_match": sum(scores) / len(scores) if scores else 0.0, "scores": scores}
+        return mean_and_scores("numeric_match", scores)

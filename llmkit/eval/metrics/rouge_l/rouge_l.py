@@ -3,8 +3,9 @@ word rather than as one long token. English words come out of jieba whole; case 
 over the references counts. Shipped with llmkit and loaded by path.
 """
 
-import datasets
 import evaluate
+
+from llmkit.eval.metrics.text_metric import mean_and_scores, text_metric_info
 
 _DESCRIPTION = "ROUGE-L F-measure (longest common subsequence of words) on jieba-segmented text."
 _KWARGS = """
@@ -29,10 +30,7 @@ class JiebaTokenizer:
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS)
 class RougeL(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION, citation="", inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Value("string"),
-                                        "references": datasets.Sequence(datasets.Value("string"))}))
+        return text_metric_info(_DESCRIPTION, _KWARGS)
 
     def _compute(self, predictions, references):
         import logging
@@ -44,4 +42,4 @@ class RougeL(evaluate.Metric):
         scorer = rouge_scorer.RougeScorer(["rougeL"], tokenizer=JiebaTokenizer())
         scores = [max((scorer.score(r, p)["rougeL"].fmeasure for r in refs), default=0.0)
                   for p, refs in zip(predictions, references)]
-        return {"rouge_l": sum(scores) / len(scores) if scores else 0.0, "scores": scores}
+        return mean_and_scores("rouge_l", scores)
