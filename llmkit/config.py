@@ -469,7 +469,7 @@ class BenchmarkSection:
     split: str = _help("Split to score (auto: val for C-Eval, test for CMMLU/MMLU, dev for CLUE).", "auto")
     categories: list[str] = _help("Only these categories (a name, or a prefix such as ceval/). Empty: all.", [])
     limit: int = _help("Score at most N items per category (0: all).", 0)
-    demo_task_items: int = _help("Questions taken from the built-in task's held-out split.", 200)
+    demo_task_items: int = _help("Questions taken from the built-in task's held-out split (0: all of them).", 0)
 
 
 @dataclass

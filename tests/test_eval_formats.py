@@ -6,6 +6,7 @@ import pytest
 
 from llmkit.errors import LlmkitError
 from llmkit.eval.formats import FORMATS, SAMPLE_BENCHMARK, detect_format, load_source
+from llmkit.eval.prompts import choice_context
 
 
 def write(path, text):
@@ -31,9 +32,17 @@ def test_ceval_layout_with_shots_and_bad_rows(tmp_path):
     assert item.category == "ceval/computer_network" and item.prompt_style == "ceval"
     assert item.subject == "computer network" and item.options == ["应用层", "传输层", "网络层", "物理层"]
     assert [s.answer for s in bench.shots["ceval/computer_network"]] == ["A"]
+    assert choice_context(item, []).startswith("以下是中国关于computer network考试的单项选择题")
     file = str(tmp_path / "val" / "computer_network_val.csv")
     assert [(s.file, s.line) for s in bench.skipped] == [(file, 3), (file, 5)]
     assert "not A-D" in bench.skipped[0].reason and "columns" in bench.skipped[1].reason
+
+
+def test_ceval_subject_mapping_names_the_subject_in_chinese(tmp_path):
+    write(tmp_path / "val" / "computer_network_val.csv", "id,question,A,B,C,D,answer\n0,q,a,b,c,d,A\n")
+    write(tmp_path / "subject_mapping.json", json.dumps({"computer_network": ["Computer Network", "计算机网络", "STEM"]}))
+    [item] = load_source(str(tmp_path)).items
+    assert choice_context(item, []) == "以下是中国关于计算机网络考试的单项选择题，请选出其中的正确答案。\n\nq\nA. a\nB. b\nC. c\nD. d\n答案："
 
 
 def test_ceval_test_split_without_answers_is_skipped_with_a_reason(tmp_path):

@@ -151,20 +151,35 @@ def load_exam(layout: ExamLayout, root: Path, split: str) -> Benchmark:
         raise LlmkitError(f"{root} has no {layout.style} files {split}/{pattern}; "
                           f"point at the folder holding dev/, val/, test/ and check --split")
     bench = Benchmark()
+    names = _subject_names(root)
     for file in files:
         subject = layout.subject(file, split)
-        items, skipped = _read_exam_csv(layout, file, subject)
+        name = names.get(subject, subject.replace("_", " "))
+        items, skipped = _read_exam_csv(layout, file, subject, name)
         bench.items += items
         bench.skipped += skipped
         dev_file = root / "dev" / layout.file_pattern.format(subject=subject, split="dev")
         if split != "dev" and dev_file.is_file():
-            shots, dev_skipped = _read_exam_csv(layout, dev_file, subject)
+            shots, dev_skipped = _read_exam_csv(layout, dev_file, subject, name)
             bench.shots[f"{layout.style}/{subject}"] = shots
             bench.skipped += dev_skipped
     return bench
 
 
-def _read_exam_csv(layout: ExamLayout, file: Path, subject: str) -> tuple[list[EvalItem], list[SkippedRow]]:
+def _subject_names(root: Path) -> dict[str, str]:
+    """Subject names for the prompt from C-Eval's `subject_mapping.json` (file stem -> [English, 中文, group]):
+    C-Eval's own prompt, and lm-evaluation-harness's, name the subject in Chinese (计算机网络)."""
+    mapping = root / "subject_mapping.json"
+    if not mapping.is_file():
+        return {}
+    try:
+        return {stem: names[1] for stem, names in json.loads(mapping.read_text(encoding="utf-8")).items()}
+    except (json.JSONDecodeError, AttributeError, IndexError, TypeError, KeyError):
+        raise LlmkitError(f"{mapping} is not C-Eval's subject mapping ({{subject: [English, 中文, group]}})") from None
+
+
+def _read_exam_csv(layout: ExamLayout, file: Path, subject: str,
+                   subject_name: str) -> tuple[list[EvalItem], list[SkippedRow]]:
     items, skipped = [], []
     with file.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
@@ -189,7 +204,7 @@ def _read_exam_csv(layout: ExamLayout, file: Path, subject: str) -> tuple[list[E
                 continue
             items.append(EvalItem(id=f"{subject}:{line}", category=f"{layout.style}/{subject}", type="choice",
                                   question=cells[columns["question"]], options=[cells[columns[x]] for x in "ABCD"],
-                                  answer=answer, prompt_style=layout.style, subject=subject.replace("_", " "),
+                                  answer=answer, prompt_style=layout.style, subject=subject_name,
                                   source=f"{file}:{line}"))
     return items, skipped
 
@@ -292,7 +307,7 @@ def detect_format(path: Path) -> str:
                       f"--data ceval=PATH (formats: {', '.join(FORMATS)})")
 
 
-def load_source(source: str, split: str = "auto", *, demo_task_items: int = 200) -> Benchmark:
+def load_source(source: str, split: str = "auto", *, demo_task_items: int = 0) -> Benchmark:
     """`sample`, `demo-task`, `PATH` or `FORMAT=PATH` (format: one of FORMATS)."""
     if source == "sample":
         return load_llmkit(SAMPLE_BENCHMARK, "test")
@@ -310,7 +325,8 @@ def load_source(source: str, split: str = "auto", *, demo_task_items: int = 200)
 
 
 def demo_task_benchmark(n: int) -> Benchmark:
-    """llmkit's built-in task (the held-out split `llmkit finetune` scores) as open items scored by exact match."""
+    """llmkit's built-in task (the held-out split `llmkit finetune` scores) as open items scored by exact match;
+    n=0 takes all of them."""
     from llmkit.data.demo_tasks import demo_task_split
 
     items = [EvalItem(id=f"demo-{i}", category=f"demo-task/{e['kind']}", type="open",
