@@ -40,9 +40,11 @@ def test_ceval_layout_with_shots_and_bad_rows(tmp_path):
 
 def test_ceval_subject_mapping_names_the_subject_in_chinese(tmp_path):
     write(tmp_path / "val" / "computer_network_val.csv", "id,question,A,B,C,D,answer\n0,q,a,b,c,d,A\n")
-    write(tmp_path / "subject_mapping.json", json.dumps({"computer_network": ["Computer Network", "计算机网络", "STEM"]}))
+    mapping = {"computer_network": ["Computer Network", "计算机网络", "STEM"]}
+    write(tmp_path / "subject_mapping.json", json.dumps(mapping))
     [item] = load_source(str(tmp_path)).items
-    assert choice_context(item, []) == "以下是中国关于计算机网络考试的单项选择题，请选出其中的正确答案。\n\nq\nA. a\nB. b\nC. c\nD. d\n答案："
+    assert choice_context(item, []) == ("以下是中国关于计算机网络考试的单项选择题，请选出其中的正确答案。\n\n"
+                                        "q\nA. a\nB. b\nC. c\nD. d\n答案：")
 
 
 def test_ceval_test_split_without_answers_is_skipped_with_a_reason(tmp_path):
