@@ -137,9 +137,14 @@ def _selected(category: str, wanted: list[str]) -> bool:
 
 
 def _model_label(model: EvalModelSection) -> str:
-    if model.path is None and model.adapter is None:
-        return BUILTIN_MODEL_LABEL
-    return model.path or f"adapter {model.adapter}"
+    """The base model's path, or the folder name of the base an adapter names, or the built-in model's label."""
+    if model.path:
+        return model.path
+    if model.adapter:
+        from llmkit.models.finetuned import read_manifest
+
+        return Path(read_manifest(model.adapter).base_model).name
+    return BUILTIN_MODEL_LABEL
 
 
 def load_eval_model(section: EvalModelSection) -> tuple[Any, Any, list[str]]:
