@@ -128,7 +128,8 @@ def tracks_table(results: dict[str, Any]) -> str:
 
 
 def markdown_report(results: dict[str, Any]) -> str:
-    lines = [f"# llmkit eval: {results['model']}", "",
+    adapter = f" + {results['adapter']}" if results.get("adapter") else ""
+    lines = [f"# llmkit eval: {results['model']}{adapter}", "",
              f"{results['overall']['items']} items from {', '.join(results['sources'])}; "
              f"choice items scored by {results['choice_primary']} "
              f"({results['choice_shots']}-shot, chat template {'on' if results['chat_template'] else 'off'}).", "",
