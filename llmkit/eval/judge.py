@@ -16,7 +16,7 @@ import os
 import re
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from llmkit.errors import LlmkitError
@@ -120,6 +120,7 @@ class HttpJudge:
     api_key_env: str = "OPENAI_API_KEY"
     max_tokens: int = 512
     timeout_s: float = 120.0
+    errors: list[str] = field(default_factory=list, init=False)  # why requests failed, for the run's warning
 
     @property
     def name(self) -> str:
@@ -128,7 +129,6 @@ class HttpJudge:
     def complete(self, conversations: list[Messages]) -> list[str | None]:
         from tqdm.auto import tqdm
 
-        self.errors: list[str] = []
         return [self._ask(c) for c in tqdm(conversations, desc="judging", unit="request", leave=False)]
 
     def _ask(self, messages: Messages) -> str | None:
