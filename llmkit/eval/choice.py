@@ -35,7 +35,8 @@ def score_choice_items(model: Any, tokenizer: Any, items: list[EvalItem], shots:
     if "generate" in cfg.methods:
         # A plain prompt is a page of exam questions: a base model writes the next one after a blank line.
         stop = () if cfg.chat_template else (SHOT_DELIMITER,)
-        keys = [cache.key("generate", prompt=p, max_new_tokens=cfg.max_new_tokens, stop=stop) for p in prompts]
+        keys = [cache.key("generate", prompt=p, max_new_tokens=cfg.max_new_tokens, stop=stop, special_tokens=None)
+                for p in prompts]
         answers = cache.fetch(keys, lambda missing: generate_texts(
             model, tokenizer, [prompts[i] for i in missing], max_new_tokens=cfg.max_new_tokens,
             batch_size=batch_size, stop=stop, desc="choice answers"))

@@ -18,7 +18,8 @@ def answer_open_items(model: Any, tokenizer: Any, items: list[EvalItem], *, max_
                       cache: OutputCache) -> list[dict[str, Any]]:
     """One record per item with the prompt and the model's answer."""
     prompts = [render_open_prompt(item, tokenizer) for item in items]
-    keys = [cache.key("generate", prompt=p, max_new_tokens=max_new_tokens, stop=()) for p in prompts]
+    keys = [cache.key("generate", prompt=p, max_new_tokens=max_new_tokens, stop=(), special_tokens=False)
+            for p in prompts]
     # The chat template writes its own special tokens, so none are added around it.
     answers = cache.fetch(keys, lambda missing: generate_texts(
         model, tokenizer, [prompts[i] for i in missing], max_new_tokens=max_new_tokens, batch_size=batch_size,
