@@ -303,8 +303,8 @@ def detect_format(path: Path) -> str:
             return name
     if "question" in row:
         return "llmkit"
-    raise LlmkitError(f"cannot tell the format of {path} from its columns {sorted(row)}; name it, e.g. "
-                      f"--data ceval=PATH (formats: {', '.join(FORMATS)})")
+    raise LlmkitError(f"cannot tell the format of {path} from its columns {sorted(row)}; name it as FORMAT=PATH, "
+                      f"FORMAT one of: {'; '.join(f'{f.name} ({f.help})' for f in FORMATS.values())}")
 
 
 def load_source(source: str, split: str = "auto", *, demo_task_items: int = 0) -> Benchmark:
