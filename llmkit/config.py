@@ -502,8 +502,8 @@ class JudgeSection:
                              "OPENAI_API_KEY")
     mode: Literal["single", "pairwise"] = _help(
         "single: grade each answer 1-10; pairwise: compare with the baseline's answers in both orders.", "single")
-    baseline: str | None = _help("pairwise: an earlier `llmkit eval` run folder whose answers are the baseline.",
-                                 None)
+    baseline: str | None = _help("pairwise: an earlier `llmkit eval` run folder whose answers are the baseline, "
+                                 "or a model folder that answers the same prompts.", None)
     max_new_tokens: int = _help("Tokens the judge may write per verdict.", 512)
 
 

@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from llmkit.config import EvalConfig, build_config
+from llmkit.errors import LlmkitError
 from llmkit.eval.judge import combine_orders, parse_rating, parse_verdict
 from llmkit.workflows import evaluate
 
@@ -133,3 +134,17 @@ def test_local_judge_model(tiny_base, tmp_path):
     judged = [r["judge"] for r in result["records"]]
     assert all(j["rating"] is None and isinstance(j["replies"][0], str) for j in judged)
     assert result["results"]["judge"]["parse_failures"] == 3
+
+
+def test_pairwise_against_a_baseline_model_that_answers_first(tiny_base, family_base, tmp_path, openai_server):
+    result = evaluate.run(config(tiny_base, open_items(tmp_path), tmp_path / "run", kind="http", url=openai_server,
+                                 model="j", mode="pairwise", baseline=str(family_base("gpt2"))))
+    assert len(FakeOpenAI.requests) == 6 and result["results"]["judge"]["ties"] == 3
+    assert all(isinstance(r["judge"]["baseline_answer"], str) for r in result["records"])
+
+
+def test_pairwise_baseline_must_be_a_run_or_a_model(tiny_base, tmp_path):
+    with pytest.raises(LlmkitError, match="neither an `llmkit eval` run folder"):
+        evaluate.run(config(tiny_base, open_items(tmp_path), tmp_path / "run", kind="http", url="http://x/v1",
+                            model="j", mode="pairwise", baseline=str(tmp_path)))
+    assert not (tmp_path / "run").exists()

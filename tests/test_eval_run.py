@@ -140,3 +140,18 @@ def test_cli_eval_compare_and_errors(tiny_base, tmp_path):
         assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:"), done.stderr
         assert fragment in lines[0]
     assert not (tmp_path / "x").exists()  # bad input leaves nothing behind
+
+
+def test_defaults_evaluate_the_builtin_model_on_the_sample_and_the_builtin_task(tiny_base, tmp_path, monkeypatch):
+    # What `llmkit eval` runs with no arguments, with a tiny stand-in for the built-in base (built in minutes).
+    from llmkit.models import builtin
+
+    monkeypatch.setattr(builtin, "ensure_builtin_base", lambda: tiny_base)
+    cfg = build_config(EvalConfig, {"output": str(tmp_path / "run"), "benchmark": {"limit": 1},
+                                    "generation": {"max_new_tokens": 2}, "choice": {"max_new_tokens": 2}})
+    assert cfg.benchmark.sources == ["sample", "demo-task"] and cfg.model.path is None
+    result = evaluate.run(cfg)
+    categories = set(result["results"]["categories"])
+    assert {"logic", "poetry", "dialogue"} <= categories
+    assert any(c.startswith("demo-task/") for c in categories)
+    assert result["results"]["model"] == evaluate.BUILTIN_MODEL_LABEL

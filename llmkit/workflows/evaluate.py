@@ -15,7 +15,7 @@ from typing import Any
 from llmkit import console
 from llmkit.config import BenchmarkSection, EvalConfig, EvalModelSection
 from llmkit.errors import LlmkitError
-from llmkit.eval.items import Benchmark
+from llmkit.eval.items import Benchmark, EvalItem
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir
 
 BUILTIN_MODEL_LABEL = "llmkit-llama-tiny"
@@ -27,7 +27,9 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
     check_settings(cfg)
     bench = load_benchmark(cfg.benchmark)
     judge = _make_judge(cfg)
-    baseline = read_baseline_answers(cfg.judge.baseline) if cfg.judge.mode == "pairwise" and judge else None
+    pairwise = judge is not None and cfg.judge.mode == "pairwise"
+    baseline_kind = baseline_source(cfg.judge.baseline) if pairwise else None
+    baseline = read_baseline_answers(cfg.judge.baseline) if baseline_kind == "run" else None
     label = _model_label(cfg.model)
     output = Path(cfg.output) if cfg.output else default_output("eval", Path(label).name)
     check_output_dir(output, cfg.overwrite)
@@ -61,9 +63,11 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
                                          batch_size=batch_size, cache=cache)
         add_reference_scores(open_records)
         record.stop("open")
-        # 5. The judge.
+        # 5. The judge (pairwise against a baseline model: that model answers the same prompts first).
         if judge is not None:
             record.start("judge")
+            if baseline_kind == "model":
+                baseline = answer_with_baseline_model(cfg, open_items)
             add_judgements(judge, cfg.judge.mode, open_records, baseline)
             record.stop("judge")
         records += open_records
@@ -98,7 +102,8 @@ def check_settings(cfg: EvalConfig) -> None:
     if cfg.choice.shots < 0 or cfg.benchmark.limit < 0 or cfg.generation.batch_size < 1:
         raise LlmkitError("choice.shots and benchmark.limit must be 0 or more, generation.batch_size at least 1")
     if cfg.judge.mode == "pairwise" and cfg.judge.kind != "none" and not cfg.judge.baseline:
-        raise LlmkitError("judge.mode=pairwise needs judge.baseline: an earlier `llmkit eval` run folder")
+        raise LlmkitError("judge.mode=pairwise needs judge.baseline: an earlier `llmkit eval` run folder or a "
+                          "model folder")
     if not cfg.benchmark.sources:
         raise LlmkitError("no benchmark given; use --data sample, --data demo-task or --data PATH")
 
@@ -202,13 +207,37 @@ def _answer_key(record: dict[str, Any]) -> str:
     return f"{record['category']}\t{record['id']}"
 
 
+def baseline_source(path: str | None) -> str:
+    """"run" for an earlier eval run's folder (its answers are read), "model" for a model folder (it answers)."""
+    from llmkit.eval.report import PREDICTIONS
+    from llmkit.models.finetuned import is_finetune_output
+
+    folder = Path(path or "").expanduser()
+    if (folder / PREDICTIONS).is_file():
+        return "run"
+    if (folder / "config.json").is_file() or is_finetune_output(folder):
+        return "model"
+    raise LlmkitError(f"judge.baseline {path} is neither an `llmkit eval` run folder (no {PREDICTIONS}) "
+                      f"nor a model folder (no config.json)")
+
+
+def answer_with_baseline_model(cfg: EvalConfig, items: list[EvalItem]) -> dict[str, str]:
+    """The baseline model's answers to the open items, asked exactly as the evaluated model was."""
+    from llmkit.eval.open_answers import answer_open_items
+
+    section = EvalModelSection(path=cfg.judge.baseline, dtype=cfg.model.dtype,
+                               trust_remote_code=cfg.model.trust_remote_code)
+    model, tokenizer, sources = load_eval_model(section)
+    records = answer_open_items(model, tokenizer, items, max_new_tokens=cfg.generation.max_new_tokens,
+                                batch_size=cfg.generation.batch_size, cache=_output_cache(cfg, sources))
+    return {_answer_key(r): r["answer"] for r in records}
+
+
 def read_baseline_answers(run: str | None) -> dict[str, str]:
     """Open answers of an earlier eval run, by category and id."""
     from llmkit.eval.report import PREDICTIONS
 
     path = Path(run or "").expanduser() / PREDICTIONS
-    if not path.is_file():
-        raise LlmkitError(f"judge.baseline {run} is not an `llmkit eval` run folder (no {PREDICTIONS})")
     answers = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
