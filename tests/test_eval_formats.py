@@ -143,3 +143,16 @@ def test_missing_and_unknown_sources(tmp_path):
         load_source(str(write(tmp_path / "x.jsonl", '{"text": "hi"}\n')))
     with pytest.raises(LlmkitError, match="no ceval files"):
         FORMATS["ceval"].load(tmp_path, "val")
+
+
+def test_a_multi_turn_choice_item_keeps_its_earlier_turns_in_a_plain_prompt(tiny_tokenizer):
+    from llmkit.eval.items import EvalItem
+    from llmkit.eval.prompts import render_choice_prompt
+
+    history = [{"role": "user", "content": "今天星期三。"}, {"role": "assistant", "content": "好的。"}]
+    item = EvalItem(id="1", category="c", type="choice", question="那后天呢？", options=["星期四", "星期五"],
+                    answer="B", history=history)
+    plain = render_choice_prompt(item, [], tiny_tokenizer, chat_template=False)
+    assert plain.startswith("User: 今天星期三。\nAssistant: 好的。\n\n") and plain.endswith("B. 星期五\n答案：")
+    chat = render_choice_prompt(item, [], tiny_tokenizer, chat_template=True)
+    assert chat.index("今天星期三") < chat.index("好的") < chat.index("那后天呢")

@@ -55,7 +55,9 @@ def render_choice_prompt(item: EvalItem, shots: list[EvalItem], tokenizer: Any, 
     """The prompt text of a choice item: plain, or as one user turn of the tokenizer's chat template."""
     context = choice_context(item, shots, answer_with_text)
     if not chat_template:
-        return context
+        # Earlier turns of a multi-turn item, written out before the question (a plain prompt has no turns).
+        turns = "".join(f"{t['role'].capitalize()}: {t['content']}\n" for t in item.history)
+        return turns + "\n" + context if turns else context
     return render_chat(tokenizer, item.history + [{"role": "user", "content": context}])
 
 
