@@ -5,7 +5,7 @@ reads it with its C-Eval loader and scores it; lm_eval scores the same CSVs thro
 C-Eval's own configuration (description, doc_to_text, first_n shots), once over the letters " A"... and once
 over the option texts. The table compares every item's log-likelihoods and predictions, and the accuracies.
 
-    python bench/eval_vs_lm_eval.py [--model PATH] [--shots 0 3]     # needs: pip install "lm-eval[hf]"
+    python bench/eval_vs_lm_eval.py [--model PATH] [--shots 0 5]     # needs: pip install "lm-eval[hf]"
 
 Default model: llmkit's built-in base (built once and cached). Skips with a message when lm_eval is missing.
 """
@@ -109,7 +109,7 @@ def compare(records: list[dict], harness: list[list[float]], key: str, norm_leng
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="model folder (default: llmkit's built-in base)")
-    parser.add_argument("--shots", type=int, nargs="+", default=[0, 3])
+    parser.add_argument("--shots", type=int, nargs="+", default=[0, 5])
     args = parser.parse_args()
     if shutil.which("lm_eval") is None:
         print('lm_eval is not installed: pip install "lm-eval[hf]" to run this comparison')

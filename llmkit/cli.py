@@ -291,7 +291,7 @@ def evaluate(
         return
     flags: dict[str, Any] = {"model.path": model, "model.adapter": adapter, "benchmark.sources": data,
                              "benchmark.split": split, "choice.shots": shots, "benchmark.limit": limit,
-                             "benchmark.categories": categories.split(",") if categories else None,
+                             "benchmark.categories": categories,  # the config splits a comma-separated list
                              "generation.batch_size": batch_size, "output": str(output) if output else None,
                              "overwrite": overwrite or None}
     if judge is not None:
