@@ -259,6 +259,69 @@ def models() -> None:
     console.info(console.table(["model", "input", "params", "at inference", "what it is"], model_table()))
 
 
+eval_app = typer.Typer(help="Evaluate a model on benchmarks, SuperCLUE style; `llmkit eval compare` ranks runs.",
+                       invoke_without_command=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.callback()
+def evaluate(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Option("--model", help="Model folder, merged model, `llmkit finetune` "
+                                              "output or Hub id (default: llmkit's built-in base).")] = None,
+    adapter: Annotated[str | None, typer.Option("--adapter", help="Fine-tuning output to apply to --model.")] = None,
+    data: Annotated[list[str] | None, typer.Option("--data", help=(
+        "sample, demo-task, a path, or FORMAT=PATH (llmkit, ceval, cmmlu, mmlu, afqmc, tnews, csl); repeatable. "
+        "Default: sample and demo-task."))] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Split to score (default per format).")] = None,
+    shots: Annotated[int | None, typer.Option("--shots", help="k-shot examples from the dev split.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most N items per category.")] = None,
+    categories: Annotated[str | None, typer.Option("--categories", help="Comma-separated categories "
+                                                   "or prefixes (e.g. ceval/,logic).")] = None,
+    judge: Annotated[str | None, typer.Option("--judge", help="A judge for open answers: a local model folder, "
+                                              "or an OpenAI-compatible URL (with --set judge.model=NAME).")] = None,
+    batch_size: BatchSizeOption = None,
+    recipe: RecipeOption = None,
+    output: OutputOption = None,
+    overwrite: OverwriteOption = False,
+    set_: SetOption = None,
+) -> None:
+    """Evaluate a model; with no arguments, the built-in base model on the sample benchmark and the built-in task."""
+    if ctx.invoked_subcommand:
+        return
+    flags: dict[str, Any] = {"model.path": model, "model.adapter": adapter, "benchmark.sources": data,
+                             "benchmark.split": split, "choice.shots": shots, "benchmark.limit": limit,
+                             "benchmark.categories": categories,  # the config splits a comma-separated list
+                             "generation.batch_size": batch_size, "output": str(output) if output else None,
+                             "overwrite": overwrite or None}
+    if judge is not None:
+        is_url = judge.startswith(("http://", "https://"))
+        flags.update({"judge.kind": "http" if is_url else "local", "judge.url" if is_url else "judge.model": judge})
+    cfg = _job_config("eval", recipe, flags, set_)
+    from llmkit.workflows import evaluate as workflow
+
+    workflow.run(cfg)
+
+
+@eval_app.command("compare")
+def eval_compare(
+    runs: Annotated[list[str], typer.Argument(help="`llmkit eval` output folders.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write leaderboard.md/.json/.png "
+                                                "here.")] = None,
+) -> None:
+    """A leaderboard across eval runs: totals, tracks and the categories they share."""
+    from llmkit import console
+    from llmkit.eval.leaderboard import build_leaderboard, leaderboard_table, write_leaderboard
+
+    board = build_leaderboard(runs)
+    console.info(leaderboard_table(board))
+    if board["categories_left_out"]:
+        console.info(f"\ncategories not in every run, left out: {', '.join(board['categories_left_out'])}")
+    if output is not None:
+        write_leaderboard(board, output)
+        console.info(f"saved to {output}")
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)
