@@ -59,7 +59,7 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
 
 
 def train_summary(trainer: Any, train_output: Any) -> dict[str, float]:
-    """Loss, steps, seconds and non-padding tokens/s of a finished `trainer.train()`."""
+    """Loss, steps, seconds and non-padding tokens/s (all ranks together) of a finished `trainer.train()`."""
     runtime = train_output.metrics["train_runtime"]
     tokens = trainer.state.num_input_tokens_seen
     return {
@@ -70,6 +70,21 @@ def train_summary(trainer: Any, train_output: Any) -> dict[str, float]:
         "tokens_per_second": round(tokens / runtime, 1) if runtime else 0.0,
         **peak_memory(),
     }
+
+
+def batch_layout(args: Any) -> dict[str, int]:
+    """World size and batch sizes: per device, and global (per device x gradient accumulation x processes)."""
+    return {"world_size": args.world_size, "per_device_batch_size": args.per_device_train_batch_size,
+            "grad_accum": args.gradient_accumulation_steps,
+            "global_batch_size": args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size}
+
+
+def distributed_summary(trainer: Any) -> dict[str, Any]:
+    """For the run record: the batch layout and, when the Trainer carries a RankAudit, what each rank did."""
+    from llmkit.rank_audit import RankAudit
+
+    audits = [c for c in trainer.callback_handler.callbacks if isinstance(c, RankAudit)]
+    return {**batch_layout(trainer.args), **(audits[0].summary() if audits else {})}
 
 
 def peak_memory() -> dict[str, Any]:
@@ -88,7 +103,11 @@ def peak_memory() -> dict[str, Any]:
 
 
 def save_loss_curve(log_history: list[dict[str, Any]], output_dir: Path, title: str) -> Path | None:
-    """Plot training (and validation) loss against steps as <output>/loss_curve.png."""
+    """Plot training (and validation) loss against steps as <output>/loss_curve.png (main process only)."""
+    from llmkit.console import is_main_process
+
+    if not is_main_process():
+        return None
     train_points = [(e["step"], e["loss"]) for e in log_history if "loss" in e]
     eval_points = [(e["step"], e["eval_loss"]) for e in log_history if "eval_loss" in e]
     (output_dir / "loss_history.json").write_text(json.dumps(log_history, indent=1), encoding="utf-8")

@@ -19,7 +19,7 @@ from llmkit import console
 from llmkit.config import FinetuneConfig, to_dict
 from llmkit.errors import LlmkitError
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir
-from llmkit.training import save_loss_curve, train_summary, training_arguments
+from llmkit.training import distributed_summary, save_loss_curve, train_summary, training_arguments
 from llmkit.tuning.families import Family
 from llmkit.tuning.methods import Method, check_method_settings, get_method, parameter_counts
 
@@ -52,7 +52,7 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     # they run without grad, and layers with a bias cannot train after that: a quantised base is scored
     # after training instead, with the adapter switched off (the same weights).
     scores: dict[str, float] = {}
-    score_before = bool(task.n_eval and cfg.eval.before)
+    score_before = bool(task.n_eval and cfg.eval.before) and console.is_main_process()  # scoring is rank 0's
     if score_before and not method.quantized_base:
         record.start("eval_before")
         scores["before"], _ = task.score(model, tokenizer, "scoring base model")
@@ -81,10 +81,13 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     record.stop("train")
     metrics = {**train_summary(trainer, train_output), "trainable_parameters": trainable,
                "total_parameters": total}
+    record.update(distributed=distributed_summary(trainer))
     if method.name == "adalora":
         from llmkit.tuning.adalora import final_ranks
 
         record.update(adalora_final_ranks=final_ranks(model))
+    if not console.is_main_process():  # the other ranks are done: rank 0 saves and scores
+        return {"output": output, "metrics": metrics}
 
     # 6. Save what the method trained, and how to load it back.
     save_finetuned(model, tokenizer, output, method, cfg, base_path, task.labels, model_kwargs)
@@ -156,7 +159,9 @@ def _load_base(base_path: str, cfg: FinetuneConfig, method: Method, family: Fami
 def _planned_steps(cfg: FinetuneConfig, n_examples: int) -> int:
     if cfg.train.max_steps > 0:
         return cfg.train.max_steps
-    per_step = cfg.train.batch_size * cfg.train.grad_accum
+    from llmkit.launch import world_size
+
+    per_step = cfg.train.batch_size * cfg.train.grad_accum * world_size()
     return max(1, math.ceil(cfg.train.epochs * math.ceil(n_examples / per_step)))
 
 
@@ -178,7 +183,9 @@ def _trainer(model: Any, tokenizer: Any, train_set: Any, collator: Any, cfg: Fin
              output: Path) -> Any:
     from transformers import Trainer
 
-    callbacks = []
+    from llmkit.rank_audit import RankAudit
+
+    callbacks = [RankAudit()]
     if method.name == "adalora":
         from llmkit.tuning.adalora import AdaLoraCallback
 

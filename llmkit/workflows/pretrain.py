@@ -15,7 +15,7 @@ from llmkit.config import PretrainConfig
 from llmkit.data.packing import pack_into_blocks
 from llmkit.errors import LlmkitError
 from llmkit.run_dir import RunRecord, default_output, prepare_output_dir
-from llmkit.training import save_loss_curve, train_summary, training_arguments
+from llmkit.training import distributed_summary, save_loss_curve, train_summary, training_arguments
 
 
 def run(cfg: PretrainConfig) -> dict[str, Any]:
@@ -47,14 +47,20 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
 
     from transformers import Trainer
 
+    from llmkit.rank_audit import RankAudit
+
     trainer = Trainer(model=model, args=training_arguments(cfg.train, output, has_eval=True),
-                      train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer)
+                      train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer,
+                      callbacks=[RankAudit()])
     record.start("train")
     train_output = trainer.train()
     record.stop("train")
-    eval_loss = trainer.evaluate()["eval_loss"]
+    eval_loss = trainer.evaluate()["eval_loss"]  # every rank takes part: validation is split between them
     metrics = {**train_summary(trainer, train_output), "eval_loss": round(eval_loss, 4),
                "eval_perplexity": round(math.exp(eval_loss), 3), "parameters": n_params}
+    record.update(distributed=distributed_summary(trainer))
+    if not console.is_main_process():  # rank 0 saves
+        return {"output": output, "metrics": metrics}
 
     _save(model, tokenizer, output)
     save_loss_curve(trainer.state.log_history, output, f"pretrain {cfg.arch.type}")
