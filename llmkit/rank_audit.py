@@ -12,6 +12,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from llmkit.training import weights_are_sharded
+
 
 class RankAudit(TrainerCallback):
     """Counts the rows each rank's model trains on and gathers a weight checksum from every rank at the end.
@@ -38,7 +40,7 @@ class RankAudit(TrainerCallback):
 
         self._hook.remove()
         mine = {"rank": int(os.environ.get("RANK", "0")), "rows": self.rows,
-                "weights_checksum": None if _sharded(args) else weights_checksum(model)}
+                "weights_checksum": None if weights_are_sharded() else weights_checksum(model)}
         if dist.is_available() and dist.is_initialized():
             gathered: list[Any] = [None] * dist.get_world_size()
             dist.all_gather_object(gathered, mine)
@@ -65,8 +67,3 @@ def weights_checksum(model: Any) -> str:
                 total += torch.stack([w.sum(), (w * w).sum()]).cpu()
     return f"{total[0].item():.17g}/{total[1].item():.17g}"
 
-
-def _sharded(args: Any) -> bool:
-    # FSDP and DeepSpeed ZeRO-3 give each rank a shard of the weights: the checksums differ by design.
-    from_launcher = any(os.environ.get(f"ACCELERATE_USE_{n}", "").lower() == "true" for n in ("FSDP", "DEEPSPEED"))
-    return from_launcher or bool(getattr(args, "fsdp", None)) or bool(getattr(args, "deepspeed", None))

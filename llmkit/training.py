@@ -87,6 +87,24 @@ def distributed_summary(trainer: Any) -> dict[str, Any]:
     return {**batch_layout(trainer.args), **(audits[0].summary() if audits else {})}
 
 
+def weights_are_sharded() -> bool:
+    """True under FSDP or DeepSpeed ZeRO-3 (set by `accelerate launch` from its config): each rank then holds
+    only a shard of the weights, so no rank can save the model from its own copy."""
+    env = os.environ
+    return env.get("ACCELERATE_USE_FSDP", "").lower() == "true" or (
+        env.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true" and env.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3")
+
+
+def save_sharded_model(trainer: Any, output_dir: Path) -> bool:
+    """Under FSDP / ZeRO-3, gather the shards and save the whole model (or peft adapter) from rank 0 through
+    the Trainer, which knows each backend's gathering; every rank must call this. Returns False, saving
+    nothing, when each rank holds whole weights and the workflow saves them itself."""
+    if not weights_are_sharded():
+        return False
+    trainer.save_model(str(output_dir))
+    return True
+
+
 def peak_memory() -> dict[str, Any]:
     """The peak memory of this process so far: GPU memory allocated by torch, or the CPU process's peak RSS."""
     import torch

@@ -82,3 +82,58 @@ def test_finetune_runs_unchanged_under_torchrun(tmp_path, tiny_base):
     assert all(r["rows"] > 0 for r in layout["ranks"])
     assert (out / "adapter_model.safetensors").is_file() and (out / "loss_curve.png").is_file()
     assert len((out / "predictions.jsonl").read_text().splitlines()) == 4  # rank 0 scored the held-out set
+
+
+ACCELERATE_RECIPES = sorted((Path(__file__).parent.parent / "recipes" / "accelerate").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("recipe", ACCELERATE_RECIPES, ids=lambda p: p.stem)
+def test_accelerate_recipes_are_valid_accelerate_configs(recipe):
+    from accelerate.commands.config.config_args import ClusterConfig
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils.launch import prepare_multi_gpu_env
+
+    config = ClusterConfig.from_yaml_file(str(recipe))  # unknown keys raise
+    args, *_ = _validate_launch_command(launch_command_parser().parse_args(
+        ["--config_file", str(recipe), "-m", "llmkit", "finetune"]))
+    assert args.mixed_precision == "no"  # llmkit's Trainer picks bf16 itself
+    assert f"--config_file recipes/accelerate/{recipe.name}" in recipe.read_text()  # the header says how to run it
+    kind = recipe.stem.split("-")[0]
+    if kind == "deepspeed":  # deepspeed itself is an optional extra: check what accelerate read
+        assert args.use_deepspeed and args.zero_stage == int(recipe.stem[-1])
+        return
+    env = prepare_multi_gpu_env(args)  # what the ranks would see; checks FSDP's option combinations
+    if kind == "fsdp":
+        assert env["ACCELERATE_USE_FSDP"] == "true" and env["FSDP_SHARDING_STRATEGY"] == "FULL_SHARD"
+        assert env["FSDP_STATE_DICT_TYPE"] == "FULL_STATE_DICT"  # the final save gathers a whole model
+    else:
+        assert args.multi_gpu and config.num_machines == (2 if kind == "two" else 1)
+
+
+def test_accelerate_recipes_cover_the_issue():
+    assert {p.stem for p in ACCELERATE_RECIPES} == {"ddp", "fsdp", "fsdp-qlora", "deepspeed-zero2", "deepspeed-zero3",
+                                                   "two-machines"}
+
+
+def test_sharded_runs_gather_weights_and_store_4bit_in_the_compute_dtype(monkeypatch, tmp_path, tiny_base):
+    from llmkit.config import FinetuneConfig, QloraSection, build_config
+    from llmkit.errors import LlmkitError
+    from llmkit.models.quantization import quantized_load_kwargs
+    from llmkit.training import weights_are_sharded
+    from llmkit.workflows import finetune
+
+    assert not weights_are_sharded() and "device_map" in quantized_load_kwargs(QloraSection())
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
+    monkeypatch.setenv("ACCELERATE_DEEPSPEED_ZERO_STAGE", "2")
+    assert not weights_are_sharded()  # ZeRO-2 keeps whole weights on every rank
+    monkeypatch.setenv("ACCELERATE_DEEPSPEED_ZERO_STAGE", "3")
+    assert weights_are_sharded()
+    monkeypatch.delenv("ACCELERATE_USE_DEEPSPEED")
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    kwargs = quantized_load_kwargs(QloraSection(compute_dtype="bfloat16"))
+    assert "device_map" not in kwargs and kwargs["quantization_config"].bnb_4bit_quant_storage == torch.bfloat16
+    cfg = build_config(FinetuneConfig, {"method": "freeze", "model": {"path": str(tiny_base)},
+                                        "output": str(tmp_path / "o")})
+    with pytest.raises(LlmkitError, match="use DDP or DeepSpeed ZeRO-2"):
+        finetune.run(cfg)
+    assert not (tmp_path / "o").exists()
