@@ -238,3 +238,10 @@ def test_model_cards_say_how_to_load_each_kind(tmp_path):
     assert "| eval_loss | 2.5 |" in card and "peak_memory_kind" not in card  # numbers only
     assert "llmkit's built-in generated corpus" in card and "import llmkit" not in card
     assert 'AutoTokenizer.from_pretrained("bob/tiny")' in card
+
+
+def test_a_card_the_user_wrote_is_kept(hub, tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
+    (tmp_path / "README.md").write_text("# my own card\n")
+    HubTarget.from_environment("alice/own-card").push(tmp_path)
+    assert hub.files("alice/own-card")["README.md"] == b"# my own card\n"
