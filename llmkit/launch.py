@@ -54,8 +54,7 @@ def relaunch(num_processes: int, args: list[str] | None = None) -> int:
     """Run this command (`sys.argv[1:]` unless `args` is given) as `num_processes` ranks; their exit code."""
     _check_devices(num_processes)
     command = accelerate_command(num_processes, without_num_processes(sys.argv[1:] if args is None else args))
-    console.info(f"launching {num_processes} processes: accelerate launch --multi_gpu --num_processes "
-                 f"{num_processes} -m llmkit {' '.join(command[command.index('llmkit') + 1:])}")
+    console.info(f"launching {num_processes} processes: accelerate launch {' '.join(command[3:])}")
     return subprocess.run(command, check=False).returncode
 
 

@@ -165,6 +165,17 @@ def test_a_server_error_is_reported_and_nothing_is_pushed(hub, lora_output, monk
     assert hub.files("alice/broken") == {}
 
 
+def test_an_unreachable_endpoint_is_a_clear_error(lora_output, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(LlmkitError, match="failed, nothing was created"):
+        HubTarget.from_environment("alice/x", endpoint=dead).push(lora_output[0])
+
+
 def test_push_to_a_revision_and_private(hub, lora_output):
     target = HubTarget.from_environment("alice/branchy", private=True, revision="v1")
     result = target.push(lora_output[0])

@@ -22,6 +22,8 @@ _AUTO_CLASSES = (("ForCausalLM", "AutoModelForCausalLM", "text-generation"),
                  ("ForImageClassification", "AutoModelForImageClassification", "image-classification"),
                  ("ForMaskedLM", "AutoModelForMaskedLM", "fill-mask"))
 
+BUILTIN_DATA = ("digits", "xor")  # `llmkit train --data` names that are not paths
+
 
 @dataclass
 class CardFacts:
@@ -140,7 +142,7 @@ def _data_source(config: dict[str, Any], job: str | None) -> str | None:
     data = config.get("data", {}) if isinstance(config.get("data"), dict) else {}
     corpus = config.get("corpus", {}) if isinstance(config.get("corpus"), dict) else {}
     if data.get("path"):
-        return f"`{data['path']}`" if not str(data["path"]).isidentifier() else f"built-in `{data['path']}`"
+        return f"built-in `{data['path']}`" if data["path"] in BUILTIN_DATA else f"`{data['path']}`"
     if corpus.get("path"):
         return ", ".join(f"`{p}`" for p in corpus["path"])
     if job == "pretrain" or corpus:

@@ -81,11 +81,7 @@ class HubTarget:
                                        commit_message=f"Upload {folder.name} with llmkit push")
         except ValueError as e:  # huggingface_hub's check of the card's metadata
             raise LlmkitError(f"the Hub refused the model card of {folder}: {first_line(e)}") from e
-        except OSError as e:  # HfHubHTTPError, and the connection errors huggingface_hub raises as OSError
-            raise LlmkitError(self._failure(e, created)) from e
-        except Exception as e:  # the HTTP client's own connection errors (httpx) are not OSError
-            if type(e).__module__.split(".")[0] not in ("httpx", "httpx2", "httpcore"):
-                raise
+        except (OSError, *_http_errors()) as e:  # the Hub's HTTP errors, and an unreachable endpoint
             raise LlmkitError(self._failure(e, created)) from e
         files = [op.path_in_repo for op in operations]
         for path, why in selection.skipped.items():
@@ -106,3 +102,12 @@ class HubTarget:
 def _is_template(card: Path) -> bool:
     # peft's save_pretrained writes an empty model-card template as README.md: not a card anyone wrote.
     return PEFT_TEMPLATE_MARK in card.read_text(encoding="utf-8", errors="replace")
+
+
+def _http_errors() -> tuple[type[Exception], ...]:
+    # huggingface_hub 2.x talks through httpx2, whose connection errors are not OSError.
+    try:
+        import httpx2
+    except ImportError:
+        return ()
+    return (httpx2.HTTPError,)
