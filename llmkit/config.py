@@ -38,6 +38,9 @@ class ModelSection:
                                     False)
     dtype: Dtype = _help(
         "Weights dtype. auto: bfloat16 on a GPU that supports it, float32 otherwise.", "auto")
+    attention: Literal["auto", "sdpa", "eager", "flash_attention_2", "flex_attention"] = _help(
+        "Attention kernel (transformers' attn_implementation). auto: the model's default, SDPA where it has it.",
+        "auto")
 
 
 @dataclass
@@ -57,6 +60,12 @@ class TrainSection:
     gradient_checkpointing: bool = _help("Recompute activations in backward to save memory.", False)
     report_to: list[str] = _help("Extra loggers, e.g. [tensorboard]. Empty: only llmkit's own logs.", [])
     num_workers: int = _help("DataLoader worker processes.", 0)
+    # The GPU fast path: each switch is on where it applies and can be turned off; on CPU they do nothing.
+    bf16: bool = _help("bfloat16 mixed precision on GPUs that support it.", True)
+    fused_optimizer: bool = _help("torch's fused AdamW kernel on CUDA (one launch for all parameters).", True)
+    liger: bool = _help("Liger Triton kernels on CUDA (RMSNorm, RoPE, SwiGLU, fused linear cross-entropy that never "
+                        "materialises the logits) for the architectures Liger patches; needs liger-kernel.", True)
+    torch_compile: bool = _help("Compile the model with torch.compile on CUDA (the first steps are slow).", False)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -45,12 +45,14 @@ def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template
 
 def load_model(path: str, *, task: str = "sft", dtype: str = "auto", trust_remote_code: bool = False,
                labels: list[str] | None = None, pad_token_id: int | None = None,
-               quantization: Any = None, model_kwargs: dict[str, Any] | None = None) -> Any:
+               quantization: Any = None, model_kwargs: dict[str, Any] | None = None,
+               attention: str = "auto") -> Any:
     """A causal LM (task sft) or a sequence classifier with a head for `labels` (task classify).
 
     `quantization` is a qlora recipe section: the weights are then quantised by bitsandbytes as they load.
     Without it the model goes to the GPU when there is one. `model_kwargs` reach from_pretrained (config
-    overrides such as ChatGLM's pre_seq_len).
+    overrides such as ChatGLM's pre_seq_len). `attention` is transformers' attn_implementation; auto leaves the
+    choice to the model (remote-code models reject kernels they do not implement).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
@@ -58,6 +60,8 @@ def load_model(path: str, *, task: str = "sft", dtype: str = "auto", trust_remot
     path = model_source(path)
     kwargs: dict[str, Any] = {"dtype": torch_dtype(dtype), "trust_remote_code": trust_remote_code,
                               **(model_kwargs or {})}
+    if attention != "auto":
+        kwargs["attn_implementation"] = attention
     if quantization is not None:
         from llmkit.models.quantization import quantized_load_kwargs
 

@@ -42,7 +42,11 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     check_output_dir(output, cfg.overwrite)
     task = _make_task(cfg)
 
-    # 2. Base model and tokenizer.
+    # 2. Base model and tokenizer. Seed first: a classifier's new head initialises randomly as it loads, and
+    # adapters as the method wraps the model (Trainer seeds only later).
+    from transformers import set_seed
+
+    set_seed(cfg.train.seed)
     base_path = cfg.model.path or str(_builtin_base())
     family = _family(base_path, cfg)
     model_kwargs = method.load_kwargs(cfg, family) if method.load_kwargs else {}
@@ -68,12 +72,9 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
         scores["before"], _ = task.score(model, tokenizer, "scoring base model")
         record.stop("eval_before")
 
-    # 5. Train. Seed first: adapters initialise randomly, and Trainer only seeds later.
-    from transformers import set_seed
-
+    # 5. Train.
     from llmkit.tuning.context import BuildContext
 
-    set_seed(cfg.train.seed)
     ctx = BuildContext(task=cfg.task, base_path=base_path, total_steps=_planned_steps(cfg, len(train_set)),
                        family=family)
     model = method.build(model, cfg, ctx)
@@ -164,7 +165,7 @@ def _load_base(base_path: str, cfg: FinetuneConfig, method: Method, family: Fami
     model = load_model(base_path, task=cfg.task, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code,
                        labels=labels, pad_token_id=tokenizer.pad_token_id,
                        quantization=cfg.qlora if method.quantized_base else None,
-                       model_kwargs=model_kwargs)
+                       model_kwargs=model_kwargs, attention=cfg.model.attention)
     return model, tokenizer
 
 
