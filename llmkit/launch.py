@@ -50,10 +50,10 @@ def without_num_processes(args: list[str]) -> list[str]:
     return kept
 
 
-def relaunch(num_processes: int, args: list[str] | None = None) -> int:
-    """Run this command (`sys.argv[1:]` unless `args` is given) as `num_processes` ranks; their exit code."""
+def relaunch(num_processes: int) -> int:
+    """Run this command (sys.argv) again as `num_processes` ranks; their exit code."""
     _check_devices(num_processes)
-    command = accelerate_command(num_processes, without_num_processes(sys.argv[1:] if args is None else args))
+    command = accelerate_command(num_processes, without_num_processes(sys.argv[1:]))
     console.info(f"launching {num_processes} processes: accelerate launch {' '.join(command[3:])}")
     return subprocess.run(command, check=False).returncode
 
