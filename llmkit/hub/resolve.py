@@ -42,15 +42,15 @@ def resolve_source(name: str) -> str:
         return snapshot_download(name, endpoint=hub_endpoint(), ignore_patterns=_NOT_DOWNLOADED)
     except LocalEntryNotFoundError as e:
         if constants.HF_HUB_OFFLINE:
-            raise LlmkitError(f"{name} is not in the local Hub cache and HF_HUB_OFFLINE is set; download it once "
-                              f"online or pass a local folder") from e
+            raise LlmkitError(f"{name} is neither a local folder nor in the local Hub cache (HF_HUB_OFFLINE is "
+                              f"set): check the path, or download the repo once online") from e
         raise LlmkitError(f"cannot fetch {name} from {hub_endpoint()} and it is not in the local cache: "
                           f"{first_line(e)}") from e
     except GatedRepoError as e:
         raise LlmkitError(f"{name} is gated: accept its terms on the Hub and log in (HF_TOKEN or "
                           f"`hf auth login`)") from e
     except RepositoryNotFoundError as e:
-        raise LlmkitError(f"{name} is not a local folder and {hub_endpoint()} has no such repo (or it is "
-                          f"private: set HF_TOKEN)") from e
+        raise LlmkitError(f"{name} is neither a local folder nor a repo on {hub_endpoint()} (check the path; "
+                          f"a private repo needs HF_TOKEN)") from e
     except OSError as e:  # HfHubHTTPError and connection errors
         raise LlmkitError(f"cannot fetch {name} from {hub_endpoint()}: {first_line(e)}") from e
