@@ -33,6 +33,13 @@ LrOption = Annotated[float | None, typer.Option("--lr", help="Peak learning rate
 BatchSizeOption = Annotated[int | None, typer.Option("--batch-size", help="Examples per device per step.")]
 MaxStepsOption = Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps.")]
 ReportToOption = Annotated[str | None, typer.Option("--report-to", help="e.g. tensorboard.")]
+# Scaling out and sharing: every training command takes these two and hands them to launch.run_job.
+NumProcessesOption = Annotated[int, typer.Option(
+    "--num-processes", min=1, help="Train on N processes, one per GPU (CPU ranks over gloo without one): "
+    "re-launches this command through `accelerate launch`.")]
+PushToHubOption = Annotated[str | None, typer.Option(
+    "--push-to-hub", help="Upload the finished output to this Hub repo (user/name); token from HF_TOKEN or "
+    "the stored login, endpoint from HF_ENDPOINT.")]
 
 
 @app.callback()
@@ -83,6 +90,8 @@ def finetune(
     report_to: ReportToOption = None,
     trust_remote_code: Annotated[bool | None, typer.Option(
         "--trust-remote-code", help="Run code shipped with the model (only for sources you trust).")] = None,
+    num_processes: NumProcessesOption = 1,
+    push_to_hub: PushToHubOption = None,
     set_: SetOption = None,
 ) -> None:
     """Fine-tune a model with any of 11 methods; with no arguments, LoRA on the built-in demo."""
@@ -100,9 +109,14 @@ def finetune(
             raise LlmkitError(f"--target does not apply to --method {chosen.name}, which adapts no modules")
         flags[chosen.target_key] = [t.strip() for t in target.split(",") if t.strip()]
     cfg = _job_config("finetune", recipe, flags, set_)
+    from llmkit.launch import run_job
     from llmkit.workflows import finetune as workflow
 
-    workflow.run(cfg)
+    if num_processes > 1 and cfg.model.path is None:
+        from llmkit.models.builtin import ensure_builtin_base
+
+        ensure_builtin_base()  # built here, once: the ranks cannot pretrain it between them
+    run_job(workflow.run, cfg, num_processes, push_to_hub)
 
 
 @app.command()
@@ -111,15 +125,18 @@ def pretrain(
     data: Annotated[list[str] | None, typer.Option("--data", help="Corpus files or folders (repeatable).")] = None,
     output: OutputOption = None,
     overwrite: OverwriteOption = False,
+    num_processes: NumProcessesOption = 1,
+    push_to_hub: PushToHubOption = None,
     set_: SetOption = None,
 ) -> None:
     """Pretrain a small LLaMA-architecture LM from scratch (tokenizer included)."""
     cfg = _job_config("pretrain", recipe, {
         "corpus.path": data, "output": str(output) if output else None, "overwrite": overwrite or None,
     }, set_)
+    from llmkit.launch import run_job
     from llmkit.workflows import pretrain as workflow
 
-    workflow.run(cfg)
+    run_job(workflow.run, cfg, num_processes, push_to_hub)
 
 
 @app.command()
@@ -156,6 +173,25 @@ def chat(
         session.ask(prompt)
         return
     session.interactive()
+
+
+@app.command()
+def push(
+    folder: Annotated[Path, typer.Argument(help="Output folder of an llmkit run (adapter, model, pipeline).")],
+    repo: Annotated[str, typer.Option("--repo", help="Hub repo id, owner/name (created if missing).")],
+    private: Annotated[bool, typer.Option("--private", help="Create the repo as private.")] = False,
+    revision: Annotated[str | None, typer.Option("--revision", help="Branch to push to (created if missing).")] = None,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="Hub URL (default: HF_ENDPOINT, else "
+                                                 "https://huggingface.co).")] = None,
+    license: Annotated[str, typer.Option("--license", help="License id for the model card.")] = "apache-2.0",
+    include_checkpoints: Annotated[bool, typer.Option("--include-checkpoints", help=(
+        "Also upload Trainer checkpoints (never their optimizer states)."))] = False,
+) -> None:
+    """Upload an output folder to the Hub with a generated model card; never optimizer states or secrets."""
+    from llmkit.hub.push import HubTarget
+
+    target = HubTarget.from_environment(repo, endpoint=endpoint, private=private, revision=revision)
+    target.push(folder, include_checkpoints=include_checkpoints, license=license)
 
 
 @app.command()
@@ -231,6 +267,8 @@ def train(
     batch_size: BatchSizeOption = None,
     max_steps: MaxStepsOption = None,
     report_to: ReportToOption = None,
+    num_processes: NumProcessesOption = 1,
+    push_to_hub: PushToHubOption = None,
     set_: SetOption = None,
 ) -> None:
     """Train a classic network (MLP, LeNet-5, AlexNet, VGG, GoogLeNet, ResNet, RNN/LSTM/GRU) with Trainer."""
@@ -241,9 +279,10 @@ def train(
         "overwrite": overwrite or None, "train.epochs": epochs, "train.lr": lr, "train.batch_size": batch_size,
         "train.max_steps": max_steps, "train.report_to": [report_to] if report_to else None,
     }, set_)
+    from llmkit.launch import run_job
     from llmkit.workflows import train as workflow
 
-    workflow.run(cfg)
+    run_job(workflow.run, cfg, num_processes, push_to_hub)
 
 
 @app.command()
