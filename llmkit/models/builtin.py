@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from llmkit import __version__, console
+from llmkit.errors import LlmkitError
 from llmkit.recipes import resolve
 
 BASE_RECIPE = "pretrain/llama-tiny"
@@ -48,6 +49,11 @@ def ensure_builtin_base() -> Path:
     with FileLock(str(target) + ".lock"):  # a second process waits instead of building it twice
         if (target / "config.json").is_file():
             return target
+        from llmkit.launch import world_size
+
+        if world_size() > 1:  # one rank cannot pretrain alone inside a run whose other ranks wait for it
+            raise LlmkitError("llmkit's built-in base model is not built yet; build it once in one process "
+                              "(`llmkit finetune --max-steps 1`, or use --num-processes, which builds it first)")
         console.info(f"building llmkit's built-in base model (once; cached in {target})")
         from llmkit.config import PretrainConfig, build_config
         from llmkit.workflows import pretrain

@@ -18,15 +18,14 @@ def torch_dtype(name: str) -> Any:
     return getattr(torch, name)
 
 
-def check_model_source(path: str) -> None:
-    """A local path must exist; anything else must at least look like a Hub id (owner/name)."""
-    local = Path(path).expanduser()
-    if local.exists():
-        if not (local / "config.json").is_file() and not (local / "adapter_config.json").is_file():
-            raise LlmkitError(f"{path} is not a model folder (no config.json or adapter_config.json)")
-        return
-    if path.startswith((".", "/", "~")) or path.count("/") != 1:
-        raise LlmkitError(f"model path {path} does not exist (and is not a Hub id like owner/name)")
+def model_source(path: str) -> str:
+    """The local folder of a model path or Hub id (fetched, or found in the cache offline), checked to hold a model."""
+    from llmkit.hub.resolve import resolve_source
+
+    folder = Path(resolve_source(path))
+    if not (folder / "config.json").is_file() and not (folder / "adapter_config.json").is_file():
+        raise LlmkitError(f"{path} is not a model folder (no config.json or adapter_config.json)")
+    return str(folder)
 
 
 def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template: str | None = None, *,
@@ -34,7 +33,9 @@ def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template
     """The tokenizer with a pad token and (for chat use) a chat template, `fallback_template` if it has none."""
     from transformers import AutoTokenizer
 
-    tokenizer = _from_pretrained(AutoTokenizer, path, trust_remote_code=trust_remote_code)
+    from llmkit.hub.resolve import resolve_source
+
+    tokenizer = _from_pretrained(AutoTokenizer, resolve_source(path), trust_remote_code=trust_remote_code)
     if chat:
         ensure_chat_template(tokenizer, fallback_template)
     else:
@@ -56,7 +57,7 @@ def load_model(path: str, *, task: str = "sft", dtype: str = "auto", trust_remot
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    check_model_source(path)
+    path = model_source(path)
     kwargs: dict[str, Any] = {"dtype": torch_dtype(dtype), "trust_remote_code": trust_remote_code,
                               **(model_kwargs or {})}
     if attention != "auto":
@@ -82,7 +83,7 @@ def load_model(path: str, *, task: str = "sft", dtype: str = "auto", trust_remot
 
 def load_causal_lm(path: str, *, dtype: str = "auto", trust_remote_code: bool = False) -> tuple[Any, Any]:
     """(model, tokenizer) for a causal LM folder or Hub id, on the GPU when there is one."""
-    check_model_source(path)
+    path = model_source(path)
     tokenizer = load_tokenizer(path, trust_remote_code)
     return load_model(path, dtype=dtype, trust_remote_code=trust_remote_code), tokenizer
 
@@ -90,8 +91,7 @@ def load_causal_lm(path: str, *, dtype: str = "auto", trust_remote_code: bool = 
 def load_config(path: str, trust_remote_code: bool = False) -> Any:
     from transformers import AutoConfig
 
-    check_model_source(path)
-    return _from_pretrained(AutoConfig, path, trust_remote_code=trust_remote_code)
+    return _from_pretrained(AutoConfig, model_source(path), trust_remote_code=trust_remote_code)
 
 
 def _from_pretrained(auto_class: Any, path: str, **kwargs: Any) -> Any:

@@ -109,14 +109,14 @@ class Pretrainer:
     def _loss_fn(self, cuda: bool) -> tuple[LossFn, str]:
         import torch
 
-        from llmkit.training import liger_installed
+        from llmkit.training import liger_enabled
 
         single = self.accelerator.num_processes == 1
         if cuda and self.cfg.torch_compile:
             # One shape per run (every batch is full), so no dynamic-shape graphs.
             compiled = torch.compile(logits_loss(self.model), dynamic=False)
             return compiled, "cross-entropy compiled with the model (torch.compile)"
-        if cuda and self.cfg.liger and single and liger_installed():
+        if cuda and single and liger_enabled(self.cfg):
             return liger_fused_loss(self.model), "Liger fused linear cross-entropy"
         return logits_loss(self.model), "cross-entropy (eager)"
 

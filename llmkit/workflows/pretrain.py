@@ -19,12 +19,15 @@ from llmkit.pretraining.architectures import Vocabulary, build_model, is_masked_
 from llmkit.pretraining.loop import CHECKPOINTS, Blocks, LogHooks, Masking, Pretrainer, checkpoints
 from llmkit.pretraining.presets import apply_preset
 from llmkit.run_dir import RunRecord, default_output, prepare_output_dir
-from llmkit.training import save_loss_curve
+from llmkit.training import save_loss_curve, weights_are_sharded
 
 SAMPLES = "samples.jsonl"
 
 
 def run(cfg: PretrainConfig) -> dict[str, Any]:
+    if weights_are_sharded():
+        raise LlmkitError("llmkit pretrain trains data-parallel (DDP: every rank holds the whole model); launch it "
+                          "without FSDP or DeepSpeed ZeRO-3")
     cfg = apply_preset(cfg)
     output = Path(cfg.output) if cfg.output else default_output("pretrain", cfg.arch.type)
     resume_from = _resume_checkpoint(cfg, output)
@@ -36,7 +39,8 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     # 1. Tokenizer: trained on the corpus (or reused), saved first so that a resumed run reads the same one.
     record.start("tokenizer")
     tokenizer = pretrain_tokenizer(cfg, texts, output if resume_from else None)
-    tokenizer.save_pretrained(output)
+    if console.is_main_process():
+        tokenizer.save_pretrained(output)
     record.stop("tokenizer")
 
     # 2. Pack the documents into blocks with a separator after each, then split off validation blocks.
@@ -75,6 +79,9 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
                              sample_steps=monitor.sample_steps, save_steps=monitor.save_steps,
                              checkpoint_dir=output / CHECKPOINTS, keep_checkpoints=monitor.keep_checkpoints)
     record.stop("train")
+    record.update(distributed={"world_size": trainer.accelerator.num_processes,
+                               "per_device_batch_size": cfg.train.batch_size, "grad_accum": cfg.train.grad_accum,
+                               "global_batch_size": trainer.rows_per_step})
 
     # 5. Save a model that the Auto classes load; a finished run needs no checkpoints.
     final_eval = next(e for e in reversed(trainer.log_history) if "eval_loss" in e)
@@ -197,6 +204,8 @@ def _log_samples(cfg: PretrainConfig, model: Any, tokenizer: Any, blocks: Blocks
         rows = causal_samples(model, tokenizer, blocks, cfg.monitor.samples, cfg.monitor.sample_tokens)
         lines = [f"  {r['prompt']!r} -> {r['continuation']!r}" for r in rows]
     console.info(f"step {step} samples:\n" + "\n".join(lines))
+    if not console.is_main_process():
+        return
     with open(output / SAMPLES, "a", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps({"step": step, **row}, ensure_ascii=False) + "\n")
