@@ -58,7 +58,9 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     flops = model_flops_per_token(model, cfg.corpus.block_size)
     peak, peak_source = device_peak_tflops(cfg.monitor.peak_tflops, cfg.train.bf16)
     masking = _masking(tokenizer) if is_masked_lm(cfg.arch.type) else None
-    rows_per_step = cfg.train.batch_size * cfg.train.grad_accum
+    from llmkit.launch import world_size
+
+    rows_per_step = cfg.train.batch_size * cfg.train.grad_accum * world_size()  # an epoch is shared by the ranks
     total_steps = cfg.train.max_steps or math.ceil(cfg.train.epochs * len(train_blocks) / rows_per_step)
     trainer = Pretrainer(model, train_blocks, cfg.train, total_steps, masking=masking, flops_per_token=flops,
                          peak_tflops=peak)
