@@ -252,6 +252,21 @@ class Pretrainer:
         summary["train_seconds"] = round(sum(e["seconds"] for e in windows), 2)
         return summary
 
+    def replicas(self) -> dict[str, Any]:
+        """The rows each rank trained on and whether every rank ends with the same weights (a checksum gathered
+        from each); every rank must call this. The run record's `distributed` section, as for Trainer runs."""
+        import torch.distributed as dist
+
+        from llmkit.rank_audit import weights_checksum
+
+        mine = {"rank": self.accelerator.process_index, "rows": self.step * self.cfg.batch_size * self.cfg.grad_accum,
+                "weights_checksum": weights_checksum(self.unwrapped)}
+        ranks: list[Any] = [mine]
+        if dist.is_available() and dist.is_initialized():
+            ranks = [None] * dist.get_world_size()
+            dist.all_gather_object(ranks, mine)
+        return {"ranks": ranks, "replicas_in_sync": len({r["weights_checksum"] for r in ranks}) == 1}
+
     # ------------------------------------------------------------------------------------------
     # Validation
 
