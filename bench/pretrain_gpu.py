@@ -101,7 +101,7 @@ def run_baseline(args: argparse.Namespace, cfg) -> dict:
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
                                   lr=6e-4, fused=cuda or None)
     step_model = torch.compile(model, dynamic=False) if cuda else model
-    blocks = random_blocks(cfg, args.batch_size * 8).input_ids.to(device)
+    blocks = random_blocks(cfg, args.batch_size * 64).input_ids.to(device)
     dtype = torch.bfloat16 if cuda else torch.float32
 
     start = time.perf_counter()
@@ -133,7 +133,7 @@ def run_llmkit(args: argparse.Namespace, cfg) -> dict:
     model = build_model(cfg.arch, vocabulary(cfg), seed=0)
     flops = model_flops_per_token(model, cfg.corpus.block_size)
     peak, _ = device_peak_tflops(cfg.monitor.peak_tflops, cfg.train.bf16)
-    blocks = random_blocks(cfg, cfg.train.batch_size * 8)
+    blocks = random_blocks(cfg, cfg.train.batch_size * 64)  # more steps than the run: one epoch, as in real training
     trainer = Pretrainer(model, blocks, cfg.train, cfg.train.max_steps, flops_per_token=flops, peak_tflops=peak)
     start = time.perf_counter()
     # logging_steps = warm-up: the first log window holds compilation, the rest are the timed steps.

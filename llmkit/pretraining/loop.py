@@ -148,7 +148,10 @@ class Pretrainer:
             self._orders = {e: o for e, o in self._orders.items() if e >= epoch - 1}  # at most two epochs live
             generator = torch.Generator().manual_seed(self.cfg.seed + epoch)
             order = torch.randperm(len(self.real_tokens), generator=generator)
-            self._orders[epoch] = (order, order.to(self.data.input_ids.device))
+            device = self.data.input_ids.device
+            # From pinned memory the copy is asynchronous: a new epoch does not make the host wait either.
+            on_device = order.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else order
+            self._orders[epoch] = (order, on_device)
         return self._orders[epoch]
 
     def micro_batch(self, rows: Any, step: int, micro: int) -> tuple[Any, Any, Any]:
