@@ -103,3 +103,19 @@ def test_gpt2_124m_flops_per_token_is_nanogpts_estimate():
     # nanoGPT's own figure for this model: ~0.86 GFLOPs per token; 360k tokens/s on a 989 TFLOP/s chip is ~31%.
     assert round(mfu(360_000, model_flops_per_token(model, 1024), 989.0), 3) == 0.311
     assert mfu(360_000, 1, None) is None
+
+
+def test_corpus_reads_text_and_jsonl_files_the_same_streamed_or_not(tmp_path):
+    import json
+
+    from llmkit.data.corpus import load_corpus_texts
+
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps({"text": t}, ensure_ascii=False) for t in MIXED + [" "]))
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "b.txt").write_text("第一行\nsecond line\n")
+    loaded = load_corpus_texts([str(tmp_path)], "text")
+    assert sorted(loaded) == sorted(MIXED + ["第一行\nsecond line\n"])  # the blank row is skipped
+    assert load_corpus_texts([str(tmp_path)], "text", streaming=True) == loaded
+    assert load_corpus_texts([str(tmp_path)], "text", streaming=True, max_documents=2) == loaded[:2]
+    with pytest.raises(LlmkitError, match="no column 'body'; found text"):
+        load_corpus_texts([str(tmp_path / "a.jsonl")], "body", streaming=True)
