@@ -49,7 +49,8 @@ class TrainSection:
     max_steps: int = _help("Stop after this many optimizer steps; 0 means use epochs.", 0)
     batch_size: int = _help("Examples per device per step.", 16)
     grad_accum: int = _help("Gradient accumulation steps (global batch = batch_size x grad_accum x devices).", 1)
-    lr: float = _help("Peak learning rate.", 2e-4)
+    lr: float = _help("Peak learning rate (pretrain: 0 takes the architecture's default, 1e-3 for BERT, 3e-3 "
+                      "for GPT-2 and LLaMA).", 2e-4)
     scheduler: str = _help("Learning-rate schedule (any transformers SchedulerType, e.g. cosine, linear).",
                            "cosine")
     warmup_ratio: float = _help("Fraction of steps spent warming up the learning rate.", 0.03)
@@ -282,7 +283,7 @@ class PretrainConfig:
     arch: ArchSection = field(default_factory=ArchSection)
     monitor: MonitorSection = field(default_factory=MonitorSection)
     train: TrainSection = field(default_factory=lambda: TrainSection(
-        epochs=1.0, batch_size=32, lr=3e-3, warmup_ratio=0.05, weight_decay=0.1, logging_steps=25,
+        epochs=1.0, batch_size=32, lr=0.0, warmup_ratio=0.05, weight_decay=0.1, logging_steps=25,
         torch_compile=True))
 
 

@@ -83,6 +83,11 @@ def test_presets_fill_only_the_keys_left_unset():
     cfg = apply_preset(build_config(PretrainConfig, {"arch": {"type": "gpt2", "preset": "gpt2-124m", "layers": 6}}))
     assert (cfg.arch.hidden_size, cfg.arch.layers, cfg.arch.heads, cfg.arch.intermediate_size) == (768, 6, 12, 3072)
     assert (cfg.corpus.block_size, cfg.tokenizer.vocab_size) == (1024, 50257)
+    assert cfg.train.lr == 3e-3  # the architecture's default learning rate
+    bert = apply_preset(build_config(PretrainConfig, {"arch": {"type": "bert"}}))
+    assert bert.train.lr == 1e-3
+    explicit = build_config(PretrainConfig, {"arch": {"type": "bert"}, "train": {"lr": 5e-4}})
+    assert apply_preset(explicit).train.lr == 5e-4
     with pytest.raises(LlmkitError, match="unknown preset 'huge'; choose one of tiny, small, gpt2-124m"):
         apply_preset(build_config(PretrainConfig, {"arch": {"preset": "huge"}}))
     with pytest.raises(LlmkitError, match="not divisible"):

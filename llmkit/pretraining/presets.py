@@ -38,6 +38,11 @@ PRESETS: dict[str, dict[str, Shape]] = {
 }
 
 
+# The peak learning rate when a recipe leaves train.lr at 0. BERT's masked LM at 3e-3 (and 2e-3) settles on
+# predicting the most frequent token on the built-in corpus and never leaves it; at 1e-3 it learns.
+DEFAULT_LR = {"gpt2": 3e-3, "llama": 3e-3, "bert": 1e-3}
+
+
 def preset_shape(name: str, arch: str) -> Shape:
     if name not in PRESETS:
         raise LlmkitError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
@@ -45,7 +50,8 @@ def preset_shape(name: str, arch: str) -> Shape:
 
 
 def apply_preset(cfg: PretrainConfig) -> PretrainConfig:
-    """`cfg` with every arch/corpus/tokenizer key left at 0 taken from its preset (the record shows real values)."""
+    """`cfg` with every arch/corpus/tokenizer key left at 0 taken from its preset, and train.lr at 0 from the
+    architecture's default (the record shows the real values)."""
     shape = preset_shape(cfg.arch.preset, cfg.arch.type)
     arch = replace(cfg.arch, **{key: getattr(cfg.arch, key) or getattr(shape, key) for key in
                                 ("hidden_size", "layers", "heads", "intermediate_size", "max_position_embeddings")})
@@ -56,4 +62,5 @@ def apply_preset(cfg: PretrainConfig) -> PretrainConfig:
         raise LlmkitError(f"corpus.block_size {corpus.block_size} is longer than arch.max_position_embeddings "
                           f"{arch.max_position_embeddings}; lower one or raise the other")
     tokenizer = replace(cfg.tokenizer, vocab_size=cfg.tokenizer.vocab_size or shape.vocab_size)
-    return replace(cfg, arch=arch, corpus=corpus, tokenizer=tokenizer)
+    train = replace(cfg.train, lr=cfg.train.lr or DEFAULT_LR[cfg.arch.type])
+    return replace(cfg, arch=arch, corpus=corpus, tokenizer=tokenizer, train=train)
