@@ -35,29 +35,37 @@ class TrainingImages:
 def load_training_images(path: str, image_size: int, channels: int = 0, caption_column: str = "text",
                          limit: int = 0) -> TrainingImages:
     """Read `path` (digits or an image folder) at `image_size`; `channels` 1 or 3 converts, 0 keeps the source's."""
-    import torch
-    import torch.nn.functional as F
-
     if image_size < 8:
         raise LlmkitError(f"data.image_size must be at least 8, got {image_size}")
     if channels not in (0, 1, 3):
         raise LlmkitError(f"data.channels must be 0 (as the data), 1 (grey) or 3 (RGB), got {channels}")
     if path == "digits":
-        from llmkit.data.images import load_arrays
-
-        digits = load_arrays("digits")  # the default split of `llmkit train`: its test images stay unseen
-        x = F.interpolate(torch.from_numpy(digits.x_train), size=(image_size, image_size), mode="bilinear",
-                          antialias=True, align_corners=False).clamp(0, 1)
+        x, labels = digit_images("train", image_size)
         if channels == 3:
             x = x.expand(-1, 3, -1, -1).contiguous()
-        captions = [f"a handwritten digit {digits.classes[y]}" for y in digits.y_train]
-        images = TrainingImages(x * 2 - 1, captions, "digits")
+        images = TrainingImages(x, [f"a handwritten digit {y}" for y in labels.tolist()], "digits")
     else:
         images = _image_folder(Path(path).expanduser(), image_size, channels, caption_column)
     if limit:
         images.pixels = images.pixels[:limit]
         images.captions = images.captions[:limit] if images.captions else None
     return images
+
+
+def digit_images(split: str, image_size: int) -> tuple[Any, Any]:
+    """One split ("train" or "test") of `llmkit train`'s default digits split, upscaled: images (N, 1, S, S)
+    in [-1, 1] and labels. The test split is what no llmkit model trains on."""
+    import torch
+    import torch.nn.functional as F
+
+    from llmkit.data.images import load_arrays
+
+    digits = load_arrays("digits")
+    x, y = (digits.x_train, digits.y_train) if split == "train" else (digits.x_test, digits.y_test)
+    # bilinear + antialias, as `llmkit train` resizes digits for LeNet-5
+    x = F.interpolate(torch.from_numpy(x), size=(image_size, image_size), mode="bilinear", antialias=True,
+                      align_corners=False).clamp(0, 1)
+    return x * 2 - 1, torch.from_numpy(y)
 
 
 def _image_folder(folder: Path, image_size: int, channels: int, caption_column: str) -> TrainingImages:
