@@ -30,9 +30,28 @@ from llmkit.workflows.generative_loop import (
 GENERATOR, DISCRIMINATOR = "generator", "discriminator"
 
 
-def run(cfg: GanConfig) -> dict[str, Any]:
+def discriminator_loss(discriminator: Any, real: Any, fake: Any) -> tuple[Any, Any, Any]:
+    """BCE of D's logits against real -> 1 and fake -> 0; also D's mean probabilities (D(x), D(G(z)))."""
     import torch
     import torch.nn.functional as F
+
+    d_real, d_fake = discriminator(real), discriminator(fake)
+    loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+    return loss, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean()
+
+
+def generator_loss(discriminator: Any, fake: Any) -> Any:
+    """The non-saturating generator loss (Goodfellow et al. 2014): -log D(G(z)), strong while D wins."""
+    import torch
+    import torch.nn.functional as F
+
+    logits = discriminator(fake)
+    return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+
+
+def run(cfg: GanConfig) -> dict[str, Any]:
+    import torch
     from accelerate import Accelerator
     from tqdm.auto import tqdm
 
@@ -93,26 +112,22 @@ def run(cfg: GanConfig) -> dict[str, Any]:
     while state.step < total:
         rng = step_generator(cfg.train.seed, state.step, accelerator.process_index)
         real = pixels[batches.indices(state.step)]
-        n = len(real)
-        latents = torch.randn(n, cfg.model.latent_size, generator=rng).to(accelerator.device)
-        ones, zeros = torch.ones(n, device=accelerator.device), torch.zeros(n, device=accelerator.device)
+        latents = torch.randn(len(real), cfg.model.latent_size, generator=rng).to(accelerator.device)
         # a. D: real -> 1, fake -> 0 (fakes detached: this step must not move G)
         fake = generator(latents)
-        d_real, d_fake = discriminator(real), discriminator(fake.detach())
-        loss_d = (F.binary_cross_entropy_with_logits(d_real, ones)
-                  + F.binary_cross_entropy_with_logits(d_fake, zeros))
+        loss_d, d_real, d_fake = discriminator_loss(discriminator, real, fake.detach())
         opt_d.zero_grad(set_to_none=True)
         accelerator.backward(loss_d)
         opt_d.step()
         # b. G: make the (just updated) D say 1 for the same fakes
-        loss_g = F.binary_cross_entropy_with_logits(discriminator(fake), ones)
+        loss_g = generator_loss(discriminator, fake)
         opt_g.zero_grad(set_to_none=True)
         accelerator.backward(loss_g)
         opt_g.step()
         state.step += 1
         progress.update(1)
         log_step(state, cfg.train.logging_steps, total, loss_d=loss_d.item(), loss_g=loss_g.item(),
-                 d_real=torch.sigmoid(d_real).mean().item(), d_fake=torch.sigmoid(d_fake).mean().item())
+                 d_real=d_real.item(), d_fake=d_fake.item())
         if cfg.train.sample_every and state.step % cfg.train.sample_every == 0:
             grid(f"step-{state.step:06d}")
         if cfg.train.save_every and state.step % cfg.train.save_every == 0 and state.step < total:
