@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 import torch
+from tiny_diffusers import save_tiny_text_to_image
 
 from llmkit.config import DiffusionConfig, DiffusionFinetuneConfig, DiffusionSampleConfig, build_config
 from llmkit.errors import LlmkitError
-from tiny_diffusers import save_tiny_text_to_image
 
 TINY_UNET = {"block_out_channels": [8, 16], "attention": [False, True], "layers_per_block": 1, "norm_num_groups": 4}
 

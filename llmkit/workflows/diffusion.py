@@ -25,6 +25,7 @@ from llmkit.workflows.generative_loop import (
     LoopState,
     log_step,
     prepare_run_output,
+    quiet_imports,
     step_generator,
     write_grid,
 )
@@ -53,6 +54,7 @@ def build_unet(cfg: DiffusionConfig, channels: int) -> Any:
 
 
 def run(cfg: DiffusionConfig) -> dict[str, Any]:
+    quiet_imports()
     import torch
     import torch.nn.functional as F
     from accelerate import Accelerator

@@ -27,6 +27,7 @@ from llmkit.workflows.generative_loop import (
     LoopState,
     log_step,
     prepare_run_output,
+    quiet_imports,
     step_generator,
     write_grid,
 )
@@ -67,6 +68,9 @@ def probe_loss(pipe: Any, pixels: Any, captions: list[str], seed: int) -> float:
 
 
 def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
+    if not cfg.model:
+        raise LlmkitError("diffusion finetune needs --model: a text-to-image pipeline folder")
+    quiet_imports()
     import torch
     from accelerate import Accelerator
     from diffusers.optimization import get_cosine_schedule_with_warmup
@@ -80,8 +84,6 @@ def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
     from llmkit.workflows.diffusion_sample import is_text_to_image, load_pipeline
 
     # 1. The pipeline and the captioned images; everything checked before training.
-    if not cfg.model:
-        raise LlmkitError("diffusion finetune needs --model: a text-to-image pipeline folder")
     output = Path(cfg.output) if cfg.output else default_output("diffusion", "lora")
     pipe = load_pipeline(cfg.model)
     if not is_text_to_image(pipe) or not all(hasattr(pipe, c) for c in ("vae", "text_encoder", "tokenizer")):

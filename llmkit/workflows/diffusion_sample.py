@@ -16,6 +16,7 @@ from llmkit import console
 from llmkit.config import DiffusionSampleConfig
 from llmkit.errors import LlmkitError
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir
+from llmkit.workflows.generative_loop import quiet_imports
 
 # --scheduler name -> diffusers class
 SAMPLERS = {
@@ -34,6 +35,7 @@ UNCONDITIONAL_SAMPLERS = ("ddpm", "ddim", "dpm++")
 
 def load_pipeline(path: str, scheduler: str = "pipeline", lora: str | None = None) -> Any:
     """A pipeline from a local folder with the chosen sampler (and LoRA weights) in place."""
+    quiet_imports()
     import diffusers
 
     folder = Path(path).expanduser()
