@@ -16,35 +16,18 @@ trained within 15 minutes.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from timed_run import run_llmkit
+
 TRAIN_LIMIT_S = 15 * 60
 MIN_CLASSES, MIN_CONFIDENCE = 8, 0.8
-
-
-def train(command: list[str], output: Path, env: dict[str, str]) -> dict:
-    """Run one `llmkit ... train` command; its run record plus the process's wall and CPU seconds."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "llmkit", *command, "--output", str(output)],
-                            capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode:
-        sys.exit(f"llmkit {' '.join(command)} failed:\n{result.stderr[-3000:]}")
-    record = json.loads((output / "llmkit_run.json").read_text())
-    record["wall_s"] = wall
-    record["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return record
 
 
 def dcgan_samples(output: Path, n: int, seed: int):
@@ -115,12 +98,12 @@ def main() -> None:
             save_grid(to_uint8(images[:64]), args.grids / f"{stem}-digits.png", columns=8, scale=2)
 
     if "dcgan" in models:
-        record = train(["gan", "train", "--recipe", "dcgan-digits", "--overwrite"], root / "dcgan", env)
+        record = run_llmkit(["gan", "train", "--recipe", "dcgan-digits", "--overwrite"], root / "dcgan", env)
         start = time.process_time()
         images = dcgan_samples(root / "dcgan", args.samples, args.seed)
         score("DCGAN", images, record, time.process_time() - start)
     if "ddpm" in models:
-        record = train(["diffusion", "train", "--recipe", "ddpm-digits", "--overwrite"], root / "ddpm", env)
+        record = run_llmkit(["diffusion", "train", "--recipe", "ddpm-digits", "--overwrite"], root / "ddpm", env)
         # DDIM with 50 steps, and DDPM's ancestral sampler on 250 of the 1000 training timesteps (diffusers
         # respaces them) for a third as many images: each of its steps costs as much as a DDIM step.
         for sampler, steps in (("ddim", 50), ("ddpm", 250)):

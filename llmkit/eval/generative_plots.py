@@ -1,16 +1,11 @@
-"""Pictures of a generative run: image grids and loss curves, as PNG."""
+"""Pictures of a generative run: image grids as PNG (loss curves: llmkit.training.save_loss_curve)."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-
-LOSS_CURVE = "loss_curve.png"
-LOSS_HISTORY = "loss_history.json"
 
 
 def save_grid(images: np.ndarray, path: Path, columns: int | None = None, scale: int = 1) -> Path:
@@ -47,28 +42,3 @@ def save_images(images: np.ndarray, folder: Path) -> list[Path]:
         Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(path)
         paths.append(path)
     return paths
-
-
-def save_loss_curves(history: list[dict[str, Any]], keys: list[str], output_dir: Path, title: str) -> Path:
-    """Plot each of `keys` against `step` from `history` as <output>/loss_curve.png (and the history as JSON)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    (output_dir / LOSS_HISTORY).write_text(json.dumps(history, indent=1), encoding="utf-8")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key in keys:
-        points = [(e["step"], e[key]) for e in history if key in e]
-        if points:
-            ax.plot(*zip(*points), label=key)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    path = output_dir / LOSS_CURVE
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path

@@ -15,12 +15,11 @@ to either trains a fresh scorer. Its held-out split is the one the generative mo
 from __future__ import annotations
 
 import hashlib
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmkit import __version__, console
+from llmkit import __version__
 from llmkit.errors import LlmkitError
 from llmkit.recipes import resolve
 
@@ -37,36 +36,28 @@ class SampleQuality:
 
 
 def scorer_path() -> Path:
-    from llmkit.data import generative_images, images
+    from llmkit.data import images
     from llmkit.models.builtin import cache_root
     from llmkit.models.classic import lenet
 
     digest = hashlib.sha256(resolve(SCORER_RECIPE).path.read_bytes())
-    for module in (images, generative_images, lenet):
+    for module in (images, lenet):
         digest.update(Path(module.__file__).read_bytes())
     return cache_root() / "models" / f"lenet5-digits-scorer-{__version__}-{digest.hexdigest()[:10]}"
 
 
 def ensure_scorer() -> Path:
     """The cached LeNet-5 digit scorer's folder, training it first (about 15 CPU seconds) if needed."""
-    from filelock import FileLock
+    from llmkit.models.builtin import build_once
 
-    target = scorer_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):  # a second process waits instead of training it twice
-        if (target / "config.json").is_file():
-            return target
-        console.info(f"training the LeNet-5 digit scorer (once; cached in {target})")
+    def train_into(staging: Path) -> None:
         from llmkit.config import JOBS, build_config
         from llmkit.workflows import train
 
-        staging = target.with_name(target.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        cfg = build_config(JOBS["classic"], resolve(SCORER_RECIPE).load(), {"output": str(staging)},
-                           source=f"recipe {SCORER_RECIPE}")
-        train.run(cfg)
-        staging.rename(target)
-    return target
+        train.run(build_config(JOBS["classic"], resolve(SCORER_RECIPE).load(), {"output": str(staging)},
+                               source=f"recipe {SCORER_RECIPE}"))
+
+    return build_once(scorer_path(), "the LeNet-5 digit scorer", train_into)
 
 
 class DigitScorer:

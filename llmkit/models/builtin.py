@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from llmkit import __version__, console
@@ -39,21 +40,30 @@ def builtin_base_path() -> Path:
 
 def ensure_builtin_base() -> Path:
     """The cached built-in base model's folder, pretraining it first if it is not there yet."""
-    from filelock import FileLock
 
-    target = builtin_base_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):  # a second process waits instead of building it twice
-        if (target / "config.json").is_file():
-            return target
-        console.info(f"building llmkit's built-in base model (once; cached in {target})")
+    def pretrain_into(staging: Path) -> None:
         from llmkit.config import PretrainConfig, build_config
         from llmkit.workflows import pretrain
 
-        staging = target.with_name(target.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
         cfg = build_config(PretrainConfig, resolve(BASE_RECIPE).load(), {"output": str(staging)},
                            source=f"recipe {BASE_RECIPE}")
         pretrain.run(cfg)
+
+    return build_once(builtin_base_path(), "llmkit's built-in base model", pretrain_into)
+
+
+def build_once(target: Path, what: str, build: Callable[[Path], None]) -> Path:
+    """`target`, made by `build(staging folder)` the first time and cached: the build writes to a temporary
+    folder that is renamed when done, and a second process waits on a file lock instead of building twice."""
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / "config.json").is_file():
+            return target
+        console.info(f"building {what} (once; cached in {target})")
+        staging = target.with_name(target.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        build(staging)
         staging.rename(target)
     return target

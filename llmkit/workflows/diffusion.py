@@ -23,7 +23,7 @@ from llmkit.workflows.generative_loop import (
     Batches,
     Checkpoints,
     LoopState,
-    log_step,
+    finish_step,
     prepare_run_output,
     quiet_imports,
     step_generator,
@@ -64,7 +64,7 @@ def run(cfg: DiffusionConfig) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     from llmkit.data.generative_images import load_training_images
-    from llmkit.eval.generative_plots import save_loss_curves
+    from llmkit.training import save_loss_curve
 
     # 1. Output folder and images.
     output = Path(cfg.output) if cfg.output else default_output("diffusion", "ddpm")
@@ -139,13 +139,7 @@ def run(cfg: DiffusionConfig) -> dict[str, Any]:
         lr_scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         ema.step(unet.parameters())
-        state.step += 1
-        progress.update(1)
-        log_step(state, t.logging_steps, total, loss=loss.item(), lr=lr_scheduler.get_last_lr()[0])
-        if t.sample_every and state.step % t.sample_every == 0:
-            grid(f"step-{state.step:06d}")
-        if t.save_every and state.step % t.save_every == 0 and state.step < total:
-            checkpoints.save(state)
+        finish_step(state, t, total, progress, checkpoints, grid, loss=loss.item(), lr=lr_scheduler.get_last_lr()[0])
     progress.close()
     metrics = {"steps": state.step, "loss": state.history[-1]["loss"], "parameters": n_params}
     if not accelerator.is_main_process:
@@ -155,7 +149,7 @@ def run(cfg: DiffusionConfig) -> dict[str, Any]:
     record.stop("train")
     ema_pipeline().save_pretrained(output)
     grid("final")
-    save_loss_curves(state.history, ["loss"], output, f"DDPM on {Path(images.source).name}")
+    save_loss_curve(state.history, output, f"DDPM on {Path(images.source).name}")
     record.update(data={"source": images.source, "images": len(images.pixels),
                         "shape": list(images.pixels.shape[1:])}, metrics=metrics)
     console.info(console.table(["steps", "final loss", "UNet parameters"],

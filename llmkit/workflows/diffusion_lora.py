@@ -25,7 +25,7 @@ from llmkit.workflows.generative_loop import (
     Batches,
     Checkpoints,
     LoopState,
-    log_step,
+    finish_step,
     prepare_run_output,
     quiet_imports,
     step_generator,
@@ -80,7 +80,7 @@ def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     from llmkit.data.generative_images import load_training_images
-    from llmkit.eval.generative_plots import save_loss_curves
+    from llmkit.training import save_loss_curve
     from llmkit.workflows.diffusion_sample import is_text_to_image, load_pipeline
 
     # 1. The pipeline and the captioned images; everything checked before training.
@@ -151,13 +151,7 @@ def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
         optimizer.step()
         lr_scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        state.step += 1
-        progress.update(1)
-        log_step(state, t.logging_steps, total, loss=loss.item(), lr=lr_scheduler.get_last_lr()[0])
-        if t.sample_every and state.step % t.sample_every == 0:
-            grid(f"step-{state.step:06d}")
-        if t.save_every and state.step % t.save_every == 0 and state.step < total:
-            checkpoints.save(state)
+        finish_step(state, t, total, progress, checkpoints, grid, loss=loss.item(), lr=lr_scheduler.get_last_lr()[0])
     progress.close()
     after = probe_loss(pipe, *probe, seed=t.seed)
     metrics = {"steps": state.step, "loss": state.history[-1]["loss"], "probe_loss_before": round(before, 6),
@@ -173,7 +167,7 @@ def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
                                  unet_lora_adapter_metadata=unwrapped.peft_config["default"].to_dict(),
                                  safe_serialization=True)
     grid("final")
-    save_loss_curves(state.history, ["loss"], output, f"LoRA on {Path(images.source).name}")
+    save_loss_curve(state.history, output, f"LoRA on {Path(images.source).name}")
     record.update(base_model=str(cfg.model), prompt=prompt, metrics=metrics,
                   data={"source": images.source, "images": len(images.pixels)})
     console.info(console.table(["steps", "trainable params", "probe loss before", "probe loss after"],

@@ -21,7 +21,7 @@ from llmkit.workflows.generative_loop import (
     Batches,
     Checkpoints,
     LoopState,
-    log_step,
+    finish_step,
     prepare_run_output,
     step_generator,
     write_grid,
@@ -56,13 +56,13 @@ def run(cfg: GanConfig) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     from llmkit.data.generative_images import load_training_images
-    from llmkit.eval.generative_plots import save_loss_curves
     from llmkit.models.dcgan import (
         DCGANDiscriminator,
         DCGANDiscriminatorConfig,
         DCGANGenerator,
         DCGANGeneratorConfig,
     )
+    from llmkit.training import save_loss_curve
 
     # 1. Output folder and images: everything a user can get wrong fails before training starts.
     output = Path(cfg.output) if cfg.output else default_output("gan", "dcgan")
@@ -124,14 +124,8 @@ def run(cfg: GanConfig) -> dict[str, Any]:
         opt_g.zero_grad(set_to_none=True)
         accelerator.backward(loss_g)
         opt_g.step()
-        state.step += 1
-        progress.update(1)
-        log_step(state, cfg.train.logging_steps, total, loss_d=loss_d.item(), loss_g=loss_g.item(),
-                 d_real=d_real.item(), d_fake=d_fake.item())
-        if cfg.train.sample_every and state.step % cfg.train.sample_every == 0:
-            grid(f"step-{state.step:06d}")
-        if cfg.train.save_every and state.step % cfg.train.save_every == 0 and state.step < total:
-            checkpoints.save(state)
+        finish_step(state, cfg.train, total, progress, checkpoints, grid,
+                    loss_d=loss_d.item(), loss_g=loss_g.item(), d_real=d_real.item(), d_fake=d_fake.item())
     progress.close()
     last = state.history[-1]
     metrics = {"steps": state.step, "loss_d": last["loss_d"], "loss_g": last["loss_g"],
@@ -144,7 +138,8 @@ def run(cfg: GanConfig) -> dict[str, Any]:
     accelerator.unwrap_model(generator).save_pretrained(output / GENERATOR)
     accelerator.unwrap_model(discriminator).save_pretrained(output / DISCRIMINATOR)
     grid("final")
-    save_loss_curves(state.history, ["loss_d", "loss_g"], output, f"DCGAN on {Path(images.source).name}")
+    save_loss_curve(state.history, output, f"DCGAN on {Path(images.source).name}",
+                    {"loss_d": "D loss", "loss_g": "G loss"})
     record.update(data={"source": images.source, "images": len(images.pixels),
                         "shape": list(images.pixels.shape[1:])},
                   model={"generator_parameters": sum(p.numel() for p in generator.parameters()),

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,15 @@ def write_grid(images: Any, output: Path, name: str) -> Path:
     return save_grid(to_uint8(images), output / SAMPLES / f"{name}.png", scale=2)
 
 
-def log_step(state: LoopState, logging_steps: int, total: int, **losses: float) -> None:
-    """Append this step's losses to the history every `logging_steps` steps (and at the last step)."""
-    if state.step % logging_steps == 0 or state.step == total:
-        state.history.append({"step": state.step, **{k: round(float(v), 5) for k, v in losses.items()}})
+def finish_step(state: LoopState, train: Any, total: int, progress: Any, checkpoints: Checkpoints,
+                grid: Callable[[str], None], **logged: float) -> None:
+    """Count the step; log `logged` every `train.logging_steps` steps (and at the last); write a grid and a
+    checkpoint when due (no checkpoint at the last step: the run's outputs follow)."""
+    state.step += 1
+    progress.update(1)
+    if state.step % train.logging_steps == 0 or state.step == total:
+        state.history.append({"step": state.step, **{k: round(float(v), 5) for k, v in logged.items()}})
+    if train.sample_every and state.step % train.sample_every == 0:
+        grid(f"step-{state.step:06d}")
+    if train.save_every and state.step % train.save_every == 0 and state.step < total:
+        checkpoints.save(state)
