@@ -576,7 +576,7 @@ class DiffusionFinetuneConfig:
     output: str | None = _help("Output folder. None: runs/diffusion-lora-<time>.", None)
     overwrite: bool = _help("Replace a non-empty output folder.", False)
     prompt: str | None = _help("Validation prompt for the sample grids. None: the first training caption.", None)
-    data: GenerativeDataSection = field(default_factory=lambda: GenerativeDataSection(image_size=512, channels=3))
+    data: GenerativeDataSection = field(default_factory=lambda: GenerativeDataSection(image_size=512))
     lora: DiffusionLoraSection = field(default_factory=DiffusionLoraSection)
     train: DiffusionFinetuneTrainSection = field(default_factory=DiffusionFinetuneTrainSection)
 
@@ -598,9 +598,9 @@ class DiffusionSampleConfig:
     negative_prompt: str | None = _help("What the image should not show (text-to-image, with guidance).", None)
     scheduler: str = _help("Sampler: pipeline (as saved), ddpm, ddim, pndm, euler, euler-ancestral, dpm++ "
                            "(DPM-Solver++ multistep), unipc.", "pipeline")
-    steps: int = _help("Denoising steps (0: the scheduler's default: 1000 for DDPM, 50 otherwise).", 0)
+    steps: int = _help("Denoising steps (0: the pipeline's default: 1000 for DDPMPipeline, 50 for Stable "
+                       "Diffusion).", 0)
     guidance_scale: float = _help("Classifier-free guidance scale (text-to-image).", 7.5)
-    eta: float = _help("DDIM eta: 0 deterministic, 1 as noisy as DDPM.", 0.0)
     num_images: int = _help("Images to generate.", 16)
     batch_size: int = _help("Images generated at once.", 16)
     height: int = _help("Image height in pixels (0: the pipeline's default).", 0)

@@ -90,6 +90,9 @@ def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
         raise LlmkitError(f"{cfg.model} holds a {type(pipe).__name__}; LoRA fine-tuning needs a text-to-image "
                           f"pipeline with a VAE, a text encoder and a tokenizer (Stable Diffusion layout)")
     channels = pipe.vae.config.in_channels
+    if cfg.data.channels not in (0, channels):
+        raise LlmkitError(f"data.channels={cfg.data.channels} but the pipeline's VAE reads {channels}-channel "
+                          f"images; leave data.channels at 0")
     images = load_training_images(cfg.data.path, cfg.data.image_size, channels, cfg.data.caption_column,
                                   cfg.data.limit)
     if not images.captions:
