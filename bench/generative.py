@@ -9,7 +9,7 @@ number, next to the same scores on the 359 held-out real digits that neither the
 generators saw. Target (issue 6): at least 8 of 10 classes, mean confidence at least 0.8, each model
 trained within 15 minutes.
 
-    OMP_NUM_THREADS=1 python bench/generative.py                  # everything (about 20 CPU minutes)
+    OMP_NUM_THREADS=1 python bench/generative.py                  # everything (about 15 CPU minutes)
     OMP_NUM_THREADS=1 python bench/generative.py --only dcgan --grids docs/images
 """
 
