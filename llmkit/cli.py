@@ -35,6 +35,13 @@ LrOption = Annotated[float | None, typer.Option("--lr", help="Peak learning rate
 BatchSizeOption = Annotated[int | None, typer.Option("--batch-size", help="Examples per device per step.")]
 MaxStepsOption = Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps.")]
 ReportToOption = Annotated[str | None, typer.Option("--report-to", help="e.g. tensorboard.")]
+# Scaling out and sharing: every training command takes these two and hands them to launch.run_job.
+NumProcessesOption = Annotated[int, typer.Option(
+    "--num-processes", min=1, help="Train on N processes, one per GPU (CPU ranks over gloo without one): "
+    "re-launches this command through `accelerate launch`.")]
+PushToHubOption = Annotated[str | None, typer.Option(
+    "--push-to-hub", help="Upload the finished output to this Hub repo (user/name); token from HF_TOKEN or "
+    "the stored login, endpoint from HF_ENDPOINT.")]
 
 
 @app.callback()
@@ -85,6 +92,8 @@ def finetune(
     report_to: ReportToOption = None,
     trust_remote_code: Annotated[bool | None, typer.Option(
         "--trust-remote-code", help="Run code shipped with the model (only for sources you trust).")] = None,
+    num_processes: NumProcessesOption = 1,
+    push_to_hub: PushToHubOption = None,
     set_: SetOption = None,
 ) -> None:
     """Fine-tune a model with any of 11 methods; with no arguments, LoRA on the built-in demo."""
@@ -102,9 +111,14 @@ def finetune(
             raise LlmkitError(f"--target does not apply to --method {chosen.name}, which adapts no modules")
         flags[chosen.target_key] = [t.strip() for t in target.split(",") if t.strip()]
     cfg = _job_config("finetune", recipe, flags, set_)
+    from llmkit.launch import run_job
     from llmkit.workflows import finetune as workflow
 
-    workflow.run(cfg)
+    if num_processes > 1 and cfg.model.path is None:
+        from llmkit.models.builtin import ensure_builtin_base
+
+        ensure_builtin_base()  # built here, once: the ranks cannot pretrain it between them
+    run_job(workflow.run, cfg, num_processes, push_to_hub)
 
 
 @app.command()
@@ -113,15 +127,18 @@ def pretrain(
     data: Annotated[list[str] | None, typer.Option("--data", help="Corpus files or folders (repeatable).")] = None,
     output: OutputOption = None,
     overwrite: OverwriteOption = False,
+    num_processes: NumProcessesOption = 1,
+    push_to_hub: PushToHubOption = None,
     set_: SetOption = None,
 ) -> None:
     """Pretrain a small LLaMA-architecture LM from scratch (tokenizer included)."""
     cfg = _job_config("pretrain", recipe, {
         "corpus.path": data, "output": str(output) if output else None, "overwrite": overwrite or None,
     }, set_)
+    from llmkit.launch import run_job
     from llmkit.workflows import pretrain as workflow
 
-    workflow.run(cfg)
+    run_job(workflow.run, cfg, num_processes, push_to_hub)
 
 
 @app.command()
@@ -158,6 +175,25 @@ def chat(
         session.ask(prompt)
         return
     session.interactive()
+
+
+@app.command()
+def push(
+    folder: Annotated[Path, typer.Argument(help="Output folder of an llmkit run (adapter, model, pipeline).")],
+    repo: Annotated[str, typer.Option("--repo", help="Hub repo id, owner/name (created if missing).")],
+    private: Annotated[bool, typer.Option("--private", help="Create the repo as private.")] = False,
+    revision: Annotated[str | None, typer.Option("--revision", help="Branch to push to (created if missing).")] = None,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="Hub URL (default: HF_ENDPOINT, else "
+                                                 "https://huggingface.co).")] = None,
+    license: Annotated[str, typer.Option("--license", help="License id for the model card.")] = "apache-2.0",
+    include_checkpoints: Annotated[bool, typer.Option("--include-checkpoints", help=(
+        "Also upload Trainer checkpoints (never their optimizer states)."))] = False,
+) -> None:
+    """Upload an output folder to the Hub with a generated model card; never optimizer states or secrets."""
+    from llmkit.hub.push import HubTarget
+
+    target = HubTarget.from_environment(repo, endpoint=endpoint, private=private, revision=revision)
+    target.push(folder, include_checkpoints=include_checkpoints, license=license)
 
 
 @app.command()
@@ -233,6 +269,8 @@ def train(
     batch_size: BatchSizeOption = None,
     max_steps: MaxStepsOption = None,
     report_to: ReportToOption = None,
+    num_processes: NumProcessesOption = 1,
+    push_to_hub: PushToHubOption = None,
     set_: SetOption = None,
 ) -> None:
     """Train a classic network (MLP, LeNet-5, AlexNet, VGG, GoogLeNet, ResNet, RNN/LSTM/GRU) with Trainer."""
@@ -243,9 +281,10 @@ def train(
         "overwrite": overwrite or None, "train.epochs": epochs, "train.lr": lr, "train.batch_size": batch_size,
         "train.max_steps": max_steps, "train.report_to": [report_to] if report_to else None,
     }, set_)
+    from llmkit.launch import run_job
     from llmkit.workflows import train as workflow
 
-    workflow.run(cfg)
+    run_job(workflow.run, cfg, num_processes, push_to_hub)
 
 
 @app.command()
@@ -280,6 +319,7 @@ ResumeOption = Annotated[str | None, typer.Option("--resume", help="Checkpoint f
 def gan_train(data: ImageDataOption = None, recipe: RecipeOption = None, output: OutputOption = None,
               overwrite: OverwriteOption = False, epochs: EpochsOption = None, batch_size: BatchSizeOption = None,
               max_steps: MaxStepsOption = None, seed: SeedOption = None, resume: ResumeOption = None,
+              num_processes: NumProcessesOption = 1, push_to_hub: PushToHubOption = None,
               set_: SetOption = None) -> None:
     """Train a DCGAN with accelerate; without --recipe or --data, the dcgan-digits recipe."""
     if recipe is None and data is None:
@@ -288,9 +328,10 @@ def gan_train(data: ImageDataOption = None, recipe: RecipeOption = None, output:
         "data.path": data, "output": str(output) if output else None, "overwrite": overwrite or None,
         "train.epochs": epochs, "train.batch_size": batch_size, "train.max_steps": max_steps, "train.seed": seed,
         "train.resume": resume}, set_)
+    from llmkit.launch import run_job
     from llmkit.workflows import gan
 
-    gan.run(cfg)
+    run_job(gan.run, cfg, num_processes, push_to_hub)
 
 
 @gan_app.command("sample")
@@ -310,7 +351,8 @@ def gan_sample(model: Annotated[str, typer.Option("--model", help="A `llmkit gan
 def diffusion_train(data: ImageDataOption = None, recipe: RecipeOption = None, output: OutputOption = None,
                     overwrite: OverwriteOption = False, epochs: EpochsOption = None, lr: LrOption = None,
                     batch_size: BatchSizeOption = None, max_steps: MaxStepsOption = None, seed: SeedOption = None,
-                    resume: ResumeOption = None, set_: SetOption = None) -> None:
+                    resume: ResumeOption = None, num_processes: NumProcessesOption = 1,
+                    push_to_hub: PushToHubOption = None, set_: SetOption = None) -> None:
     """Train an unconditional DDPM (UNet2DModel + DDPMScheduler, EMA); the output is a DDPMPipeline folder."""
     if recipe is None and data is None:
         recipe = DIFFUSION_DEMO_RECIPE
@@ -318,9 +360,10 @@ def diffusion_train(data: ImageDataOption = None, recipe: RecipeOption = None, o
         "data.path": data, "output": str(output) if output else None, "overwrite": overwrite or None,
         "train.epochs": epochs, "train.lr": lr, "train.batch_size": batch_size, "train.max_steps": max_steps,
         "train.seed": seed, "train.resume": resume}, set_)
+    from llmkit.launch import run_job
     from llmkit.workflows import diffusion
 
-    diffusion.run(cfg)
+    run_job(diffusion.run, cfg, num_processes, push_to_hub)
 
 
 @diffusion_app.command("sample")
@@ -358,16 +401,80 @@ def diffusion_finetune(
     recipe: RecipeOption = None, output: OutputOption = None, overwrite: OverwriteOption = False,
     epochs: EpochsOption = None, lr: LrOption = None, batch_size: BatchSizeOption = None,
     max_steps: MaxStepsOption = None, seed: SeedOption = None, resume: ResumeOption = None,
-    set_: SetOption = None,
+    num_processes: NumProcessesOption = 1, push_to_hub: PushToHubOption = None, set_: SetOption = None,
 ) -> None:
     """LoRA fine-tuning of a text-to-image pipeline's UNet through peft; saves diffusers LoRA weights."""
     cfg = _job_config("diffusion-lora", recipe, {
         "model": model, "data.path": data, "prompt": prompt, "output": str(output) if output else None,
         "overwrite": overwrite or None, "train.epochs": epochs, "train.lr": lr, "train.batch_size": batch_size,
         "train.max_steps": max_steps, "train.seed": seed, "train.resume": resume}, set_)
+    from llmkit.launch import run_job
     from llmkit.workflows import diffusion_lora
 
-    diffusion_lora.run(cfg)
+    run_job(diffusion_lora.run, cfg, num_processes, push_to_hub)
+
+
+eval_app = typer.Typer(help="Evaluate a model on benchmarks, SuperCLUE style; `llmkit eval compare` ranks runs.",
+                       invoke_without_command=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.callback()
+def evaluate(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Option("--model", help="Model folder, merged model, `llmkit finetune` "
+                                              "output or Hub id (default: llmkit's built-in base).")] = None,
+    adapter: Annotated[str | None, typer.Option("--adapter", help="Fine-tuning output to apply to --model.")] = None,
+    data: Annotated[list[str] | None, typer.Option("--data", help=(
+        "sample, demo-task, a path, or FORMAT=PATH (llmkit, ceval, cmmlu, mmlu, afqmc, tnews, csl); repeatable. "
+        "Default: sample and demo-task."))] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Split to score (default per format).")] = None,
+    shots: Annotated[int | None, typer.Option("--shots", help="k-shot examples from the dev split.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most N items per category.")] = None,
+    categories: Annotated[str | None, typer.Option("--categories", help="Comma-separated categories "
+                                                   "or prefixes (e.g. ceval/,logic).")] = None,
+    judge: Annotated[str | None, typer.Option("--judge", help="A judge for open answers: a local model folder, "
+                                              "or an OpenAI-compatible URL (with --set judge.model=NAME).")] = None,
+    batch_size: BatchSizeOption = None,
+    recipe: RecipeOption = None,
+    output: OutputOption = None,
+    overwrite: OverwriteOption = False,
+    set_: SetOption = None,
+) -> None:
+    """Evaluate a model; with no arguments, the built-in base model on the sample benchmark and the built-in task."""
+    if ctx.invoked_subcommand:
+        return
+    flags: dict[str, Any] = {"model.path": model, "model.adapter": adapter, "benchmark.sources": data,
+                             "benchmark.split": split, "choice.shots": shots, "benchmark.limit": limit,
+                             "benchmark.categories": categories,  # the config splits a comma-separated list
+                             "generation.batch_size": batch_size, "output": str(output) if output else None,
+                             "overwrite": overwrite or None}
+    if judge is not None:
+        is_url = judge.startswith(("http://", "https://"))
+        flags.update({"judge.kind": "http" if is_url else "local", "judge.url" if is_url else "judge.model": judge})
+    cfg = _job_config("eval", recipe, flags, set_)
+    from llmkit.workflows import evaluate as workflow
+
+    workflow.run(cfg)
+
+
+@eval_app.command("compare")
+def eval_compare(
+    runs: Annotated[list[str], typer.Argument(help="`llmkit eval` output folders.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write leaderboard.md/.json/.png "
+                                                "here.")] = None,
+) -> None:
+    """A leaderboard across eval runs: totals, tracks and the categories they share."""
+    from llmkit import console
+    from llmkit.eval.leaderboard import build_leaderboard, leaderboard_table, write_leaderboard
+
+    board = build_leaderboard(runs)
+    console.info(leaderboard_table(board))
+    if board["categories_left_out"]:
+        console.info(f"\ncategories not in every run, left out: {', '.join(board['categories_left_out'])}")
+    if output is not None:
+        write_leaderboard(board, output)
+        console.info(f"saved to {output}")
 
 
 def main() -> None:

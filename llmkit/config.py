@@ -38,6 +38,9 @@ class ModelSection:
                                     False)
     dtype: Dtype = _help(
         "Weights dtype. auto: bfloat16 on a GPU that supports it, float32 otherwise.", "auto")
+    attention: Literal["auto", "sdpa", "eager", "flash_attention_2", "flex_attention"] = _help(
+        "Attention kernel (transformers' attn_implementation). auto: the model's default, SDPA where it has it.",
+        "auto")
 
 
 @dataclass
@@ -57,6 +60,12 @@ class TrainSection:
     gradient_checkpointing: bool = _help("Recompute activations in backward to save memory.", False)
     report_to: list[str] = _help("Extra loggers, e.g. [tensorboard]. Empty: only llmkit's own logs.", [])
     num_workers: int = _help("DataLoader worker processes.", 0)
+    # The GPU fast path: each switch is on where it applies and can be turned off; on CPU they do nothing.
+    bf16: bool = _help("bfloat16 mixed precision on GPUs that support it.", True)
+    fused_optimizer: bool = _help("torch's fused AdamW kernel on CUDA (one launch for all parameters).", True)
+    liger: bool = _help("Liger Triton kernels on CUDA (RMSNorm, RoPE, SwiGLU, fused linear cross-entropy that never "
+                        "materialises the logits) for the architectures Liger patches; needs liger-kernel.", True)
+    torch_compile: bool = _help("Compile the model with torch.compile on CUDA (the first steps are slow).", False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -616,3 +625,82 @@ JOBS["gan-sample"] = GanSampleConfig
 JOBS["diffusion"] = DiffusionConfig
 JOBS["diffusion-sample"] = DiffusionSampleConfig
 JOBS["diffusion-lora"] = DiffusionFinetuneConfig
+
+
+# ----------------------------------------------------------------------------------------------
+# Evaluating a model on benchmarks (`llmkit eval`)
+
+
+@dataclass
+class EvalModelSection(ModelSection):
+    adapter: str | None = _help("Output of `llmkit finetune` (or a peft adapter) to apply to model.path.", None)
+
+
+@dataclass
+class BenchmarkSection:
+    sources: list[str] = _help(
+        "What to evaluate on: `sample` (llmkit's sample benchmark), `demo-task` (the built-in task), a path, or "
+        "FORMAT=PATH with FORMAT one of llmkit, ceval, cmmlu, mmlu, afqmc, tnews, csl.", ["sample", "demo-task"])
+    split: str = _help("Split to score (auto: val for C-Eval, test for CMMLU/MMLU, dev for CLUE).", "auto")
+    categories: list[str] = _help("Only these categories (a name, or a prefix such as ceval/). Empty: all.", [])
+    limit: int = _help("Score at most N items per category (0: all).", 0)
+    demo_task_items: int = _help("Questions taken from the built-in task's held-out split (0: all of them).", 0)
+
+
+@dataclass
+class ChoiceSection:
+    methods: list[Literal["loglikelihood", "generate"]] = _help(
+        "How choice items are scored (each recorded per item): loglikelihood compares log P(' A')...; generate "
+        "answers and extracts the letter (SuperCLUE).", ["loglikelihood", "generate"])
+    primary: Literal["generate", "loglikelihood", "loglikelihood_option"] = _help(
+        "Which score counts for the choice track (loglikelihood_option: over the full option texts, "
+        "normalised by length).", "generate")
+    shots: int = _help("Solved examples before each question, from the format's dev split (0: zero-shot).", 0)
+    chat_template: bool = _help("Ask choice questions inside the tokenizer's chat template.", False)
+    max_new_tokens: int = _help("Tokens generated per choice answer.", 32)
+
+
+@dataclass
+class EvalGenerationSection:
+    batch_size: int = _help("Prompts per forward pass or generate call.", 8)
+    max_new_tokens: int = _help("Tokens generated per open answer.", 128)
+    cache: bool = _help("Reuse cached model outputs ($LLMKIT_CACHE/eval), so a rerun only re-scores.", True)
+
+
+@dataclass
+class JudgeSection:
+    kind: Literal["none", "local", "http"] = _help(
+        "Judge of open answers: none, a local model, or an OpenAI-compatible HTTP endpoint.", "none")
+    model: str | None = _help("local: model folder or Hub id; http: the model name the endpoint serves.", None)
+    url: str | None = _help("http: the endpoint's base URL, e.g. http://127.0.0.1:8000/v1.", None)
+    api_key_env: str = _help("http: environment variable holding the API key (never written anywhere).",
+                             "OPENAI_API_KEY")
+    mode: Literal["single", "pairwise"] = _help(
+        "single: grade each answer 1-10; pairwise: compare with the baseline's answers in both orders.", "single")
+    baseline: str | None = _help("pairwise: an earlier `llmkit eval` run folder whose answers are the baseline, "
+                                 "or a model folder that answers the same prompts.", None)
+    max_new_tokens: int = _help("Tokens the judge may write per verdict.", 512)
+
+
+@dataclass
+class ReportSection:
+    """SuperCLUE-style total: the weighted mean of the tracks a run has (weights of absent tracks drop out)."""
+
+    choice_weight: float = _help("Weight of the choice track (accuracy %).", 1.0)
+    reference_weight: float = _help("Weight of the open track scored by reference metrics (%).", 1.0)
+    judge_weight: float = _help("Weight of the open track scored by the judge (rating x 10, or win rate %).", 1.0)
+
+
+@dataclass
+class EvalConfig:
+    output: str | None = _help("Output folder. None: runs/eval-<model>-<time>.", None)
+    overwrite: bool = _help("Replace a non-empty output folder.", False)
+    model: EvalModelSection = field(default_factory=EvalModelSection)
+    benchmark: BenchmarkSection = field(default_factory=BenchmarkSection)
+    choice: ChoiceSection = field(default_factory=ChoiceSection)
+    generation: EvalGenerationSection = field(default_factory=EvalGenerationSection)
+    judge: JudgeSection = field(default_factory=JudgeSection)
+    report: ReportSection = field(default_factory=ReportSection)
+
+
+JOBS["eval"] = EvalConfig

@@ -1,4 +1,8 @@
-"""Output folders: never clobbered without --overwrite; each holds its recipe and a run record."""
+"""Output folders: never clobbered without --overwrite; each holds its recipe and a run record.
+
+In a multi-process run only the main process creates the folder and writes the record; the other
+ranks check the folder (read only) and otherwise leave it alone.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 
 from llmkit import __version__
 from llmkit.config import to_dict, to_yaml
+from llmkit.console import is_main_process
 from llmkit.errors import LlmkitError
 
 RUN_RECORD = "llmkit_run.json"
@@ -25,7 +30,10 @@ def default_output(job: str, detail: str) -> Path:
 
 
 def check_output_dir(path: Path, overwrite: bool) -> None:
-    """Fail before any work if `path` holds files and --overwrite was not given."""
+    """Fail before any work if `path` holds files and --overwrite was not given (checked by the main process:
+    the others may look after it has started writing)."""
+    if not is_main_process():
+        return
     if path.exists() and not path.is_dir():
         raise LlmkitError(f"output {path} is a file, not a folder; choose another --output")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
@@ -34,6 +42,8 @@ def check_output_dir(path: Path, overwrite: bool) -> None:
 
 
 def prepare_output_dir(path: Path, overwrite: bool) -> Path:
+    if not is_main_process():
+        return path
     check_output_dir(path, overwrite)
     if path.is_dir() and overwrite:
         shutil.rmtree(path)
@@ -52,7 +62,7 @@ def package_versions() -> dict[str, str]:
 
 
 class RunRecord:
-    """Collects what a run did and writes it as llmkit_run.json (rewritten as phases finish)."""
+    """Collects what a run did and writes it as llmkit_run.json (rewritten as phases finish; main process only)."""
 
     def __init__(self, output_dir: Path, job: str, config: Any):
         self.path = output_dir / RUN_RECORD
@@ -64,7 +74,9 @@ class RunRecord:
             "metrics": {},
             "timings_s": {},
         }
-        (output_dir / RESOLVED_RECIPE).write_text(to_yaml(config), encoding="utf-8")
+        self._writes = is_main_process()
+        if self._writes:
+            (output_dir / RESOLVED_RECIPE).write_text(to_yaml(config), encoding="utf-8")
         self._phase_start: dict[str, float] = {}
 
     def start(self, phase: str) -> None:
@@ -84,6 +96,8 @@ class RunRecord:
         self.save()
 
     def save(self) -> None:
+        if not self._writes:
+            return
         tmp = self.path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
         tmp.replace(self.path)

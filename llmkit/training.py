@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from llmkit import console
 from llmkit.config import TrainSection
 
 LOSS_CURVE = "loss_curve.png"
@@ -26,7 +27,8 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
         # transformers 5 reads the TensorBoard folder from the environment only.
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(output_dir / "tensorboard")
 
-    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    cuda = torch.cuda.is_available()
+    bf16 = train.bf16 and cuda and torch.cuda.is_bf16_supported()
     # Without an accelerator, `accelerate launch --multi_gpu --num_processes N` starts N ranks but
     # TrainingArguments only joins them (MULTI_CPU over gloo) with use_cpu=True; otherwise every
     # rank trains alone on all the data (transformers 5.24: "parallel_mode != DISTRIBUTED").
@@ -48,8 +50,11 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
         eval_strategy="epoch" if has_eval else "no",
         save_strategy="no",
         report_to=train.report_to or "none",
-        gradient_checkpointing=train.gradient_checkpointing,
+        activation_checkpointing=train.gradient_checkpointing,
         bf16=bf16,
+        optim="adamw_torch_fused" if cuda and train.fused_optimizer else "adamw_torch",
+        use_liger_kernel=cuda and liger_enabled(train),
+        torch_compile=cuda and train.torch_compile,
         dataloader_num_workers=train.num_workers,
         include_num_input_tokens_seen="non_padding",
         remove_unused_columns=remove_unused_columns,
@@ -58,8 +63,26 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
     )
 
 
+def liger_enabled(train: TrainSection) -> bool:
+    """Whether Trainer should patch the model with Liger kernels (it then does so for the types Liger knows)."""
+    from transformers.utils import is_liger_kernel_available
+
+    if not train.liger:
+        return False
+    if train.torch_compile:
+        # Measured on an H200 (liger-kernel 0.8.5, torch 2.11): compiling Liger's Triton kernels inside the
+        # graph fails, or runs into an illegal memory access. torch.compile fuses the same operations itself.
+        console.info("train.torch_compile is on: training without Liger's kernels, which do not compile")
+        return False
+    if is_liger_kernel_available():
+        return True
+    console.info("train.liger: liger-kernel is not installed, training without its kernels "
+                 "(pip install 'llmkit[gpu]' to add them, or set train.liger=false)")
+    return False
+
+
 def train_summary(trainer: Any, train_output: Any) -> dict[str, float]:
-    """Loss, steps, seconds and non-padding tokens/s of a finished `trainer.train()`."""
+    """Loss, steps, seconds and non-padding tokens/s (all ranks together) of a finished `trainer.train()`."""
     runtime = train_output.metrics["train_runtime"]
     tokens = trainer.state.num_input_tokens_seen
     return {
@@ -70,6 +93,39 @@ def train_summary(trainer: Any, train_output: Any) -> dict[str, float]:
         "tokens_per_second": round(tokens / runtime, 1) if runtime else 0.0,
         **peak_memory(),
     }
+
+
+def batch_layout(args: Any) -> dict[str, int]:
+    """World size and batch sizes: per device, and global (per device x gradient accumulation x processes)."""
+    return {"world_size": args.world_size, "per_device_batch_size": args.per_device_train_batch_size,
+            "grad_accum": args.gradient_accumulation_steps,
+            "global_batch_size": args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size}
+
+
+def distributed_summary(trainer: Any) -> dict[str, Any]:
+    """For the run record: the batch layout and, when the Trainer carries a RankAudit, what each rank did."""
+    from llmkit.rank_audit import RankAudit
+
+    audits = [c for c in trainer.callback_handler.callbacks if isinstance(c, RankAudit)]
+    return {**batch_layout(trainer.args), **(audits[0].summary() if audits else {})}
+
+
+def weights_are_sharded() -> bool:
+    """True under FSDP or DeepSpeed ZeRO-3 (set by `accelerate launch` from its config): each rank then holds
+    only a shard of the weights, so no rank can save the model from its own copy."""
+    env = os.environ
+    return env.get("ACCELERATE_USE_FSDP", "").lower() == "true" or (
+        env.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true" and env.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3")
+
+
+def save_sharded_model(trainer: Any, output_dir: Path) -> bool:
+    """Under FSDP / ZeRO-3, gather the shards and save the whole model (or peft adapter) from rank 0 through
+    the Trainer, which knows each backend's gathering; every rank must call this. Returns False, saving
+    nothing, when each rank holds whole weights and the workflow saves them itself."""
+    if not weights_are_sharded():
+        return False
+    trainer.save_model(str(output_dir))
+    return True
 
 
 def peak_memory() -> dict[str, Any]:
@@ -89,10 +145,13 @@ def peak_memory() -> dict[str, Any]:
 
 def save_loss_curve(log_history: list[dict[str, Any]], output_dir: Path, title: str,
                     series: dict[str, str] | None = None) -> Path | None:
-    """Plot logged values against steps as <output>/loss_curve.png (and the history as loss_history.json).
-
-    `series` maps a logged key to its label; by default the training and validation loss.
+    """Plot logged values against steps as <output>/loss_curve.png (main process only), and the history as
+    loss_history.json. `series` maps a logged key to its label; by default the training and validation loss.
     """
+    from llmkit.console import is_main_process
+
+    if not is_main_process():
+        return None
     series = series or {"loss": "train loss", "eval_loss": "validation loss"}
     curves = {key: [(e["step"], e[key]) for e in log_history if key in e] for key in series}
     (output_dir / "loss_history.json").write_text(json.dumps(log_history, indent=1), encoding="utf-8")

@@ -133,6 +133,23 @@ def test_classification(classifier_base, tmp_path, family, method, lr):
     assert manifest["labels"] == ["negative", "positive"] and manifest["task"] == "classify"
 
 
+def test_same_seed_same_classifier(classifier_base, tmp_path):
+    """The new head initialises as the model loads: two runs with one seed must train the same weights."""
+    from safetensors.torch import load_file
+
+    train, test = write_polarity_data(tmp_path / "data")
+    saved = []
+    for run in ("a", "b"):
+        torch.manual_seed(ord(run))  # whatever the process did before must not matter
+        result = run_finetune(classifier_base("bert"), "prompt", tmp_path / run, task="classify", steps=2,
+                              overrides={"data": {"path": str(train), "eval_path": str(test)},
+                                         "eval": {"max_samples": 0}})
+        saved.append(load_file(result["output"] / "adapter_model.safetensors"))
+    assert any("classifier" in name for name in saved[0])  # the head is saved with the prompt
+    for name, tensor in saved[0].items():
+        torch.testing.assert_close(saved[1][name], tensor, atol=0, rtol=0)
+
+
 def test_builtin_sentiment_task_holds_out_its_adjectives():
     from llmkit.data.demo_sentiment import demo_sentiment_split
 

@@ -16,3 +16,4 @@ def test_wheel_ships_every_recipe(tmp_path):
     recipes = {f"llmkit/recipes/{p.relative_to(ROOT / 'recipes')}" for p in (ROOT / "recipes").rglob("*.yaml")}
     assert recipes and recipes <= names
     assert "llmkit/cli.py" in names
+    assert "llmkit/eval/benchmarks/sample/logic.jsonl" in names  # `llmkit eval`'s sample benchmark

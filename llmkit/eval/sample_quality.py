@@ -57,7 +57,8 @@ def ensure_scorer() -> Path:
         train.run(build_config(JOBS["classic"], resolve(SCORER_RECIPE).load(), {"output": str(staging)},
                                source=f"recipe {SCORER_RECIPE}"))
 
-    return build_once(scorer_path(), "the LeNet-5 digit scorer", train_into)
+    return build_once(scorer_path(), "the LeNet-5 digit scorer", train_into,
+                      "python -c 'from llmkit.eval.sample_quality import ensure_scorer; ensure_scorer()'")
 
 
 class DigitScorer:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from llmkit import __version__, console
+from llmkit.errors import LlmkitError
 from llmkit.recipes import resolve
 
 BASE_RECIPE = "pretrain/llama-tiny"
@@ -49,18 +50,24 @@ def ensure_builtin_base() -> Path:
                            source=f"recipe {BASE_RECIPE}")
         pretrain.run(cfg)
 
-    return build_once(builtin_base_path(), "llmkit's built-in base model", pretrain_into)
+    return build_once(builtin_base_path(), "llmkit's built-in base model", pretrain_into,
+                      "`llmkit finetune --max-steps 1`, or use --num-processes, which builds it first")
 
 
-def build_once(target: Path, what: str, build: Callable[[Path], None]) -> Path:
+def build_once(target: Path, what: str, build: Callable[[Path], None], how: str) -> Path:
     """`target`, made by `build(staging folder)` the first time and cached: the build writes to a temporary
-    folder that is renamed when done, and a second process waits on a file lock instead of building twice."""
+    folder that is renamed when done, and a second process waits on a file lock instead of building twice.
+    `how` tells a multi-process run how to build it beforehand."""
     from filelock import FileLock
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
         if (target / "config.json").is_file():
             return target
+        from llmkit.launch import world_size
+
+        if world_size() > 1:  # one rank cannot build alone inside a run whose other ranks wait for it
+            raise LlmkitError(f"{what} is not built yet; build it once in one process ({how})")
         console.info(f"building {what} (once; cached in {target})")
         staging = target.with_name(target.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)

@@ -33,7 +33,10 @@ class FinetuneManifest:
 
 
 def read_manifest(path: str | Path) -> FinetuneManifest:
-    folder = Path(path).expanduser()
+    """How to reload the output at `path` (a folder, or a Hub id fetched through the cache)."""
+    from llmkit.hub.resolve import resolve_source
+
+    folder = Path(resolve_source(str(path)))
     manifest = folder / MANIFEST
     if manifest.is_file():
         return FinetuneManifest(**json.loads(manifest.read_text(encoding="utf-8")))
@@ -49,7 +52,9 @@ def read_manifest(path: str | Path) -> FinetuneManifest:
 
 
 def is_finetune_output(path: str | Path) -> bool:
-    folder = Path(path).expanduser()
+    from llmkit.hub.resolve import resolve_source
+
+    folder = Path(resolve_source(str(path)))
     return (folder / MANIFEST).is_file() or (folder / "adapter_config.json").is_file()
 
 
@@ -59,9 +64,10 @@ def load_finetuned(path: str | Path, *, base: str | None = None, dtype: str = "a
 
     quantized=False loads a QLoRA adapter onto a full-precision base (what merging wants).
     """
+    from llmkit.hub.resolve import resolve_source
     from llmkit.models.loading import load_model, load_tokenizer
 
-    folder = Path(path).expanduser()
+    folder = Path(resolve_source(str(path)))
     manifest = read_manifest(folder)
     remote = manifest.trust_remote_code
     tokenizer = load_tokenizer(str(folder) if (folder / "tokenizer_config.json").is_file()

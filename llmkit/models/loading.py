@@ -18,15 +18,14 @@ def torch_dtype(name: str) -> Any:
     return getattr(torch, name)
 
 
-def check_model_source(path: str) -> None:
-    """A local path must exist; anything else must at least look like a Hub id (owner/name)."""
-    local = Path(path).expanduser()
-    if local.exists():
-        if not (local / "config.json").is_file() and not (local / "adapter_config.json").is_file():
-            raise LlmkitError(f"{path} is not a model folder (no config.json or adapter_config.json)")
-        return
-    if path.startswith((".", "/", "~")) or path.count("/") != 1:
-        raise LlmkitError(f"model path {path} does not exist (and is not a Hub id like owner/name)")
+def model_source(path: str) -> str:
+    """The local folder of a model path or Hub id (fetched, or found in the cache offline), checked to hold a model."""
+    from llmkit.hub.resolve import resolve_source
+
+    folder = Path(resolve_source(path))
+    if not (folder / "config.json").is_file() and not (folder / "adapter_config.json").is_file():
+        raise LlmkitError(f"{path} is not a model folder (no config.json or adapter_config.json)")
+    return str(folder)
 
 
 def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template: str | None = None, *,
@@ -34,7 +33,9 @@ def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template
     """The tokenizer with a pad token and (for chat use) a chat template, `fallback_template` if it has none."""
     from transformers import AutoTokenizer
 
-    tokenizer = _from_pretrained(AutoTokenizer, path, trust_remote_code=trust_remote_code)
+    from llmkit.hub.resolve import resolve_source
+
+    tokenizer = _from_pretrained(AutoTokenizer, resolve_source(path), trust_remote_code=trust_remote_code)
     if chat:
         ensure_chat_template(tokenizer, fallback_template)
     else:
@@ -44,19 +45,23 @@ def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template
 
 def load_model(path: str, *, task: str = "sft", dtype: str = "auto", trust_remote_code: bool = False,
                labels: list[str] | None = None, pad_token_id: int | None = None,
-               quantization: Any = None, model_kwargs: dict[str, Any] | None = None) -> Any:
+               quantization: Any = None, model_kwargs: dict[str, Any] | None = None,
+               attention: str = "auto") -> Any:
     """A causal LM (task sft) or a sequence classifier with a head for `labels` (task classify).
 
     `quantization` is a qlora recipe section: the weights are then quantised by bitsandbytes as they load.
     Without it the model goes to the GPU when there is one. `model_kwargs` reach from_pretrained (config
-    overrides such as ChatGLM's pre_seq_len).
+    overrides such as ChatGLM's pre_seq_len). `attention` is transformers' attn_implementation; auto leaves the
+    choice to the model (remote-code models reject kernels they do not implement).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    check_model_source(path)
+    path = model_source(path)
     kwargs: dict[str, Any] = {"dtype": torch_dtype(dtype), "trust_remote_code": trust_remote_code,
                               **(model_kwargs or {})}
+    if attention != "auto":
+        kwargs["attn_implementation"] = attention
     if quantization is not None:
         from llmkit.models.quantization import quantized_load_kwargs
 
@@ -78,7 +83,7 @@ def load_model(path: str, *, task: str = "sft", dtype: str = "auto", trust_remot
 
 def load_causal_lm(path: str, *, dtype: str = "auto", trust_remote_code: bool = False) -> tuple[Any, Any]:
     """(model, tokenizer) for a causal LM folder or Hub id, on the GPU when there is one."""
-    check_model_source(path)
+    path = model_source(path)
     tokenizer = load_tokenizer(path, trust_remote_code)
     return load_model(path, dtype=dtype, trust_remote_code=trust_remote_code), tokenizer
 
@@ -86,8 +91,7 @@ def load_causal_lm(path: str, *, dtype: str = "auto", trust_remote_code: bool = 
 def load_config(path: str, trust_remote_code: bool = False) -> Any:
     from transformers import AutoConfig
 
-    check_model_source(path)
-    return _from_pretrained(AutoConfig, path, trust_remote_code=trust_remote_code)
+    return _from_pretrained(AutoConfig, model_source(path), trust_remote_code=trust_remote_code)
 
 
 def _from_pretrained(auto_class: Any, path: str, **kwargs: Any) -> Any:

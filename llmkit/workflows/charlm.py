@@ -18,7 +18,7 @@ from llmkit.config import ClassicTrainConfig
 from llmkit.errors import LlmkitError
 from llmkit.models.classic.registry import Preset
 from llmkit.run_dir import RunRecord, prepare_output_dir
-from llmkit.training import save_loss_curve, train_summary, training_arguments
+from llmkit.training import distributed_summary, save_loss_curve, train_summary, training_arguments
 
 
 def run(cfg: ClassicTrainConfig, preset: Preset, options: dict[str, Any], output: Path) -> dict[str, Any]:
@@ -68,8 +68,10 @@ def run(cfg: ClassicTrainConfig, preset: Preset, options: dict[str, Any], output
                       data={"source": str(corpus), "characters": len(text), "vocabulary": len(tokenizer),
                             "train_blocks": len(train_blocks), "validation_blocks": len(eval_blocks)})
         record.start("train")
+    from llmkit.rank_audit import RankAudit
+
     trainer = Trainer(model=model, args=args, train_dataset=_LMBlocks(train_blocks),
-                      eval_dataset=_LMBlocks(eval_blocks), processing_class=tokenizer)
+                      eval_dataset=_LMBlocks(eval_blocks), processing_class=tokenizer, callbacks=[RankAudit()])
     train_output = trainer.train()
     eval_loss = trainer.evaluate()["eval_loss"]
 
@@ -90,7 +92,8 @@ def run(cfg: ClassicTrainConfig, preset: Preset, options: dict[str, Any], output
     model.save_pretrained(output)
     tokenizer.save_pretrained(output)
     save_loss_curve(trainer.state.log_history, output, f"train {preset.name}")
-    record.update(metrics=metrics, sample={"prompt": prompt, "continuation": sample})
+    record.update(metrics=metrics, sample={"prompt": prompt, "continuation": sample},
+                  distributed=distributed_summary(trainer))
     console.info(f"validation loss {eval_loss:.3f} per character (perplexity {math.exp(eval_loss):.2f})")
     console.info(f"sample: {prompt!r} -> {sample!r}")
     console.info(f"saved to {output}")

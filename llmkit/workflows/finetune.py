@@ -19,7 +19,14 @@ from llmkit import console
 from llmkit.config import FinetuneConfig, to_dict
 from llmkit.errors import LlmkitError
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir
-from llmkit.training import save_loss_curve, train_summary, training_arguments
+from llmkit.training import (
+    distributed_summary,
+    save_loss_curve,
+    save_sharded_model,
+    train_summary,
+    training_arguments,
+    weights_are_sharded,
+)
 from llmkit.tuning.families import Family
 from llmkit.tuning.methods import Method, check_method_settings, get_method, parameter_counts
 
@@ -28,11 +35,18 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     # 1. Everything a user can get wrong is checked before a model loads.
     method = get_method(cfg.method)
     check_method_settings(method, cfg)
+    if weights_are_sharded() and method.saves in ("trained", "bottleneck"):
+        raise LlmkitError(f"--method {method.name} saves its weights in llmkit's own format, which cannot be "
+                          f"gathered from FSDP / ZeRO-3 shards yet; use DDP or DeepSpeed ZeRO-2 for it")
     output = Path(cfg.output) if cfg.output else default_output("finetune", cfg.method)
     check_output_dir(output, cfg.overwrite)
     task = _make_task(cfg)
 
-    # 2. Base model and tokenizer.
+    # 2. Base model and tokenizer. Seed first: a classifier's new head initialises randomly as it loads, and
+    # adapters as the method wraps the model (Trainer seeds only later).
+    from transformers import set_seed
+
+    set_seed(cfg.train.seed)
     base_path = cfg.model.path or str(_builtin_base())
     family = _family(base_path, cfg)
     model_kwargs = method.load_kwargs(cfg, family) if method.load_kwargs else {}
@@ -52,18 +66,15 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     # they run without grad, and layers with a bias cannot train after that: a quantised base is scored
     # after training instead, with the adapter switched off (the same weights).
     scores: dict[str, float] = {}
-    score_before = bool(task.n_eval and cfg.eval.before)
+    score_before = bool(task.n_eval and cfg.eval.before) and console.is_main_process()  # scoring is rank 0's
     if score_before and not method.quantized_base:
         record.start("eval_before")
         scores["before"], _ = task.score(model, tokenizer, "scoring base model")
         record.stop("eval_before")
 
-    # 5. Train. Seed first: adapters initialise randomly, and Trainer only seeds later.
-    from transformers import set_seed
-
+    # 5. Train.
     from llmkit.tuning.context import BuildContext
 
-    set_seed(cfg.train.seed)
     ctx = BuildContext(task=cfg.task, base_path=base_path, total_steps=_planned_steps(cfg, len(train_set)),
                        family=family)
     model = method.build(model, cfg, ctx)
@@ -81,13 +92,18 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     record.stop("train")
     metrics = {**train_summary(trainer, train_output), "trainable_parameters": trainable,
                "total_parameters": total}
+    record.update(distributed=distributed_summary(trainer))
+    weights_saved = save_sharded_model(trainer, output)  # every rank takes part in gathering shards
     if method.name == "adalora":
         from llmkit.tuning.adalora import final_ranks
 
         record.update(adalora_final_ranks=final_ranks(model))
+    if not console.is_main_process():  # the other ranks are done: rank 0 saves and scores
+        return {"output": output, "metrics": metrics}
 
     # 6. Save what the method trained, and how to load it back.
-    save_finetuned(model, tokenizer, output, method, cfg, base_path, task.labels, model_kwargs)
+    save_finetuned(model, tokenizer, output, method, cfg, base_path, task.labels, model_kwargs,
+                   weights_saved=weights_saved)
     save_loss_curve(trainer.state.log_history, output, f"finetune {method.name}")
 
     # 7. Score again and report.
@@ -149,14 +165,16 @@ def _load_base(base_path: str, cfg: FinetuneConfig, method: Method, family: Fami
     model = load_model(base_path, task=cfg.task, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code,
                        labels=labels, pad_token_id=tokenizer.pad_token_id,
                        quantization=cfg.qlora if method.quantized_base else None,
-                       model_kwargs=model_kwargs)
+                       model_kwargs=model_kwargs, attention=cfg.model.attention)
     return model, tokenizer
 
 
 def _planned_steps(cfg: FinetuneConfig, n_examples: int) -> int:
     if cfg.train.max_steps > 0:
         return cfg.train.max_steps
-    per_step = cfg.train.batch_size * cfg.train.grad_accum
+    from llmkit.launch import world_size
+
+    per_step = cfg.train.batch_size * cfg.train.grad_accum * world_size()
     return max(1, math.ceil(cfg.train.epochs * math.ceil(n_examples / per_step)))
 
 
@@ -178,7 +196,9 @@ def _trainer(model: Any, tokenizer: Any, train_set: Any, collator: Any, cfg: Fin
              output: Path) -> Any:
     from transformers import Trainer
 
-    callbacks = []
+    from llmkit.rank_audit import RankAudit
+
+    callbacks = [RankAudit()]
     if method.name == "adalora":
         from llmkit.tuning.adalora import AdaLoraCallback
 
@@ -191,12 +211,26 @@ def _trainer(model: Any, tokenizer: Any, train_set: Any, collator: Any, cfg: Fin
 
 
 def save_finetuned(model: Any, tokenizer: Any, output: Path, method: Method, cfg: FinetuneConfig,
-                   base_path: str, labels: list[str] | None, model_kwargs: dict[str, Any]) -> None:
-    """Write what `method` trained (and only that), the tokenizer, and the manifest that reloads them."""
+                   base_path: str, labels: list[str] | None, model_kwargs: dict[str, Any], *,
+                   weights_saved: bool = False) -> None:
+    """Write what `method` trained (and only that), the tokenizer, and the manifest that reloads them.
+
+    weights_saved: the weights were already gathered from shards and saved (training.save_sharded_model)."""
     from llmkit.models.finetuned import FinetuneManifest
     from llmkit.tuning.methods import save_format
 
     form = save_format(method, model)
+    if not weights_saved:
+        _save_weights(model, output, form)
+    tokenizer.save_pretrained(output)
+    # A local base is recorded as an absolute path, so the output reloads from any working directory.
+    base = str(Path(base_path).expanduser().resolve()) if Path(base_path).expanduser().exists() else base_path
+    FinetuneManifest(method=method.name, task=cfg.task, base_model=base, format=form, labels=labels,
+                     quantization=to_dict(cfg.qlora) if method.quantized_base else None,
+                     trust_remote_code=cfg.model.trust_remote_code, model_kwargs=model_kwargs).write(output)
+
+
+def _save_weights(model: Any, output: Path, form: str) -> None:
     if form == "trained":
         from llmkit.tuning.freeze import save_trained
 
@@ -208,12 +242,6 @@ def save_finetuned(model: Any, tokenizer: Any, output: Path, method: Method, cfg
     else:  # a peft adapter folder, or a whole model: both are save_pretrained
         model.config.use_cache = True
         model.save_pretrained(output)
-    tokenizer.save_pretrained(output)
-    # A local base is recorded as an absolute path, so the output reloads from any working directory.
-    base = str(Path(base_path).expanduser().resolve()) if Path(base_path).expanduser().exists() else base_path
-    FinetuneManifest(method=method.name, task=cfg.task, base_model=base, format=form, labels=labels,
-                     quantization=to_dict(cfg.qlora) if method.quantized_base else None,
-                     trust_remote_code=cfg.model.trust_remote_code, model_kwargs=model_kwargs).write(output)
 
 
 def _write_predictions(items: list[dict[str, Any]], path: Path) -> None:

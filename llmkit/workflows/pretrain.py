@@ -15,7 +15,7 @@ from llmkit.config import PretrainConfig
 from llmkit.data.packing import pack_into_blocks
 from llmkit.errors import LlmkitError
 from llmkit.run_dir import RunRecord, default_output, prepare_output_dir
-from llmkit.training import save_loss_curve, train_summary, training_arguments
+from llmkit.training import distributed_summary, save_loss_curve, save_sharded_model, train_summary, training_arguments
 
 
 def run(cfg: PretrainConfig) -> dict[str, Any]:
@@ -47,16 +47,25 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
 
     from transformers import Trainer
 
+    from llmkit.rank_audit import RankAudit
+
     trainer = Trainer(model=model, args=training_arguments(cfg.train, output, has_eval=True),
-                      train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer)
+                      train_dataset=train_set, eval_dataset=eval_set, processing_class=tokenizer,
+                      callbacks=[RankAudit()])
     record.start("train")
     train_output = trainer.train()
     record.stop("train")
-    eval_loss = trainer.evaluate()["eval_loss"]
+    eval_loss = trainer.evaluate()["eval_loss"]  # every rank takes part: validation is split between them
     metrics = {**train_summary(trainer, train_output), "eval_loss": round(eval_loss, 4),
                "eval_perplexity": round(math.exp(eval_loss), 3), "parameters": n_params}
+    record.update(distributed=distributed_summary(trainer))
+    weights_saved = save_sharded_model(trainer, output)  # every rank takes part in gathering shards
+    if not console.is_main_process():  # rank 0 saves
+        return {"output": output, "metrics": metrics}
 
-    _save(model, tokenizer, output)
+    if not weights_saved:
+        model.save_pretrained(output)
+    tokenizer.save_pretrained(output)
     save_loss_curve(trainer.state.log_history, output, f"pretrain {cfg.arch.type}")
     record.update(metrics=metrics)
     console.info(f"validation loss {eval_loss:.3f} (perplexity {math.exp(eval_loss):.2f}); "
@@ -133,7 +142,3 @@ def _model(cfg: PretrainConfig, tokenizer: Any) -> Any:
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model
 
-
-def _save(model: Any, tokenizer: Any, output: Path) -> None:
-    model.save_pretrained(output)
-    tokenizer.save_pretrained(output)

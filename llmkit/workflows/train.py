@@ -22,7 +22,7 @@ from llmkit.data.images import ModelInputs
 from llmkit.errors import LlmkitError
 from llmkit.models.classic.registry import Preset, get_preset
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir
-from llmkit.training import save_loss_curve, train_summary, training_arguments
+from llmkit.training import distributed_summary, save_loss_curve, save_sharded_model, train_summary, training_arguments
 
 
 def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
@@ -78,8 +78,10 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
         from transformers import DataCollatorWithPadding
 
         collator = DataCollatorWithPadding(tokenizer)
+    from llmkit.rank_audit import RankAudit
+
     trainer = Trainer(model=model, args=args, train_dataset=inputs.train, eval_dataset=inputs.test,
-                      compute_metrics=compute_metrics, data_collator=collator)
+                      compute_metrics=compute_metrics, data_collator=collator, callbacks=[RankAudit()])
     if record:
         record.start("train")
     train_output = trainer.train()
@@ -95,14 +97,17 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
         "examples_per_second": round(train_output.metrics["train_samples_per_second"], 1),
         "parameters": n_params, "world_size": args.world_size,
     }
+    weights_saved = save_sharded_model(trainer, output)  # every rank takes part in gathering shards
     if not main:
         return {"output": output, "metrics": metrics}
+    record.update(distributed=distributed_summary(trainer))
 
     # 5. Save the model (loads back with AutoModelFor*.from_pretrained after `import llmkit`) and plots.
     from llmkit.eval.classifier_plots import confusion_matrix, save_accuracy_curve, save_confusion_matrix
 
     record.stop("train")
-    model.save_pretrained(output)
+    if not weights_saved:
+        model.save_pretrained(output)
     if tokenizer is not None:
         tokenizer.save_pretrained(output)
     logits = result.predictions[0] if isinstance(result.predictions, tuple) else result.predictions

@@ -1,0 +1,60 @@
+"""Greedy generation for many prompts at once: left padding, so every prompt ends where its answer starts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmkit.data.chat import turn_end_token_ids
+from llmkit.eval.encoding import encode, max_length
+
+
+def generate_texts(model: Any, tokenizer: Any, prompts: list[str], *, max_new_tokens: int, batch_size: int,
+                   add_special_tokens: bool | None = None, stop: tuple[str, ...] = (),
+                   desc: str = "generating") -> list[str]:
+    """Greedy answers (stripped), in the order of `prompts`.
+
+    Generation ends at EOS or the token that ends a chat turn; the text is then cut at the first of `stop`
+    (a base model asked a plain exam question goes on to write the next one after a blank line).
+    `add_special_tokens=None` encodes as lm-evaluation-harness does (BOS unless the text has one).
+    Prompts are batched longest first; a prompt too long for the model loses its start.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    stop_ids = turn_end_token_ids(tokenizer) if tokenizer.chat_template else [tokenizer.eos_token_id]
+    limit = max_length(model)
+    keep = limit - max_new_tokens if limit else None
+    encoded = [(tokenizer.encode(p, add_special_tokens=add_special_tokens) if add_special_tokens is not None
+                else encode(tokenizer, p)) for p in prompts]
+    encoded = [ids[-keep:] if keep and keep > 0 else ids for ids in encoded]
+    order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
+    answers: list[str] = [""] * len(prompts)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    was_training = model.training
+    model.eval()
+    try:
+        for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False):
+            chunk = order[start:start + batch_size]
+            width = max(len(encoded[i]) for i in chunk)
+            input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+            attention = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, i in enumerate(chunk):
+                input_ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
+                attention[row, width - len(encoded[i]):] = 1
+            with torch.no_grad():
+                output = model.generate(input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device),
+                                        max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop_ids,
+                                        pad_token_id=pad)
+            texts = tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
+            for i, text in zip(chunk, texts):
+                answers[i] = _cut(text, stop).strip()
+    finally:
+        model.train(was_training)
+    return answers
+
+
+def _cut(text: str, stop: tuple[str, ...]) -> str:
+    text = text.strip()  # leading blank lines are not the end of an answer
+    for marker in stop:
+        text = text.split(marker, 1)[0]
+    return text

@@ -1,0 +1,43 @@
+"""Open items: generate each answer in the chat template, then score it against its references.
+
+Each item names its reference metric (exact_match, numeric_match, rouge_l, bleu), an evaluate module
+shipped in llmkit/eval/metrics and loaded by path. Items without references are left to the judge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmkit.eval.generation import generate_texts
+from llmkit.eval.items import EvalItem
+from llmkit.eval.output_cache import OutputCache
+from llmkit.eval.prompts import render_open_prompt
+
+
+def answer_open_items(model: Any, tokenizer: Any, items: list[EvalItem], *, max_new_tokens: int, batch_size: int,
+                      cache: OutputCache) -> list[dict[str, Any]]:
+    """One record per item with the prompt and the model's answer."""
+    prompts = [render_open_prompt(item, tokenizer) for item in items]
+    keys = [cache.key("generate", prompt=p, max_new_tokens=max_new_tokens, stop=(), special_tokens=False)
+            for p in prompts]
+    # The chat template writes its own special tokens, so none are added around it.
+    answers = cache.fetch(keys, lambda missing: generate_texts(
+        model, tokenizer, [prompts[i] for i in missing], max_new_tokens=max_new_tokens, batch_size=batch_size,
+        add_special_tokens=False, desc="open answers"))
+    return [{**item.to_record(), "history": item.history, "metric": item.metric, "prompt": prompt, "answer": answer}
+            for item, prompt, answer in zip(items, prompts, answers)]
+
+
+def add_reference_scores(records: list[dict[str, Any]]) -> None:
+    """Set record["reference_score"] (0-1) for every record with references, one module call per metric."""
+    from llmkit.eval.metrics import load_metric
+
+    by_metric: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        if record["references"]:
+            by_metric.setdefault(record["metric"], []).append(record)
+    for name, group in by_metric.items():
+        result = load_metric(name).compute(predictions=[r["answer"] for r in group],
+                                           references=[r["references"] for r in group])
+        for record, score in zip(group, result["scores"]):
+            record["reference_score"] = score
