@@ -180,10 +180,10 @@ def make_judge(kind: str, *, model: str | None, url: str | None, api_key_env: st
     if kind == "local":
         if not model:
             raise LlmkitError("a local judge needs judge.model: a model folder or Hub id")
-        from llmkit.models.loading import check_model_source
+        from llmkit.models.loading import model_source
 
-        check_model_source(model)
-        return LocalJudge(model, max_tokens, batch_size, trust_remote_code)
+        # Fail before any answer is generated: not a model folder, or a Hub id not in the cache offline.
+        return LocalJudge(model_source(model), max_tokens, batch_size, trust_remote_code)
     raise LlmkitError(f"judge.kind must be none, local or http, got {kind!r}")
 
 
