@@ -16,14 +16,12 @@ step 40x slower than with one thread, so the default is --threads 1 (OMP_NUM_THR
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timed_run import run_llmkit
 
 # recipe -> minimum test accuracy the issue asks for (None: no target, shown for comparison)
 ROWS = {
@@ -43,18 +41,7 @@ TIME_LIMIT_S = 300
 
 def train(recipe: str, output: Path, env: dict[str, str]) -> dict:
     """Run one recipe; return its run record plus the process's wall and CPU seconds."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "llmkit", "train", "--recipe", recipe, "--output", str(output)],
-                            capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode:
-        sys.exit(f"llmkit train --recipe {recipe} failed:\n{result.stderr[-3000:]}")
-    record = json.loads((output / "llmkit_run.json").read_text())
-    record["wall_s"] = wall
-    record["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return record
+    return run_llmkit(["train", "--recipe", recipe], output, env)
 
 
 def main() -> None:

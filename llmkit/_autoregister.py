@@ -3,7 +3,7 @@
 `import llmkit` must stay cheap (the CLI answers `--help` without torch), yet after it
 `AutoModelForImageClassification.from_pretrained(dir)` must know `llmkit-resnet`. So `import llmkit`
 installs a tiny import hook: the moment transformers' auto-model module finishes loading (whenever,
-and however, the user imports it: every AutoModel* class lives there), llmkit's classic families are
+and however, the user imports it: every AutoModel* class lives there), llmkit's classic families and DCGAN are
 registered. If it is already loaded, they are registered at once.
 
 Why not the auto-config module, so that AutoConfig alone would know llmkit's types too: transformers
@@ -24,9 +24,11 @@ TARGET = "transformers.models.auto.modeling_auto"
 
 
 def _register() -> None:
+    from llmkit.models import dcgan
     from llmkit.models.classic import register
 
     register()
+    dcgan.register()
 
 
 class _Hook(importlib.abc.MetaPathFinder):

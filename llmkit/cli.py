@@ -22,6 +22,8 @@ app.add_typer(recipes_app, name="recipes")
 _state = {"debug": False}
 DEMO_RECIPE = "finetune/demo-lora"
 CLASSIC_DEMO_RECIPE = "classic/lenet5-digits"
+GAN_DEMO_RECIPE = "gan/dcgan-digits"
+DIFFUSION_DEMO_RECIPE = "diffusion/ddpm-digits"
 
 SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="Override any recipe key, e.g. --set train.lr=1e-4 (repeatable).")]
@@ -319,6 +321,120 @@ def models() -> None:
     from llmkit.models.classic.registry import model_table
 
     console.info(console.table(["model", "input", "params", "at inference", "what it is"], model_table()))
+
+
+# ----------------------------------------------------------------------------------------------
+# Generative models: `llmkit gan train|sample`, `llmkit diffusion train|sample|finetune`
+
+gan_app = typer.Typer(help="DCGAN (Radford et al. 2015): train on digits or an image folder, sample.",
+                      no_args_is_help=True)
+app.add_typer(gan_app, name="gan")
+diffusion_app = typer.Typer(help="Diffusion with diffusers: train a DDPM, sample any pipeline, LoRA-tune "
+                            "a text-to-image UNet.", no_args_is_help=True)
+app.add_typer(diffusion_app, name="diffusion")
+ImageDataOption = Annotated[str | None, typer.Option("--data", help="digits (built in) or a folder of images.")]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed: the same seed gives the same images.")]
+NumImagesOption = Annotated[int | None, typer.Option("--num-images", "-n", help="Images to generate.")]
+ResumeOption = Annotated[str | None, typer.Option("--resume", help="Checkpoint folder, or 'latest' in --output.")]
+
+
+@gan_app.command("train")
+def gan_train(data: ImageDataOption = None, recipe: RecipeOption = None, output: OutputOption = None,
+              overwrite: OverwriteOption = False, epochs: EpochsOption = None, batch_size: BatchSizeOption = None,
+              max_steps: MaxStepsOption = None, seed: SeedOption = None, resume: ResumeOption = None,
+              num_processes: NumProcessesOption = 1, push_to_hub: PushToHubOption = None,
+              set_: SetOption = None) -> None:
+    """Train a DCGAN with accelerate; without --recipe or --data, the dcgan-digits recipe."""
+    if recipe is None and data is None:
+        recipe = GAN_DEMO_RECIPE
+    cfg = _job_config("gan", recipe, {
+        "data.path": data, "output": str(output) if output else None, "overwrite": overwrite or None,
+        "train.epochs": epochs, "train.batch_size": batch_size, "train.max_steps": max_steps, "train.seed": seed,
+        "train.resume": resume}, set_)
+    from llmkit.launch import run_job
+    from llmkit.workflows import gan
+
+    run_job(gan.run, cfg, num_processes, push_to_hub)
+
+
+@gan_app.command("sample")
+def gan_sample(model: Annotated[str, typer.Option("--model", help="A `llmkit gan train` output folder.")],
+               num_images: NumImagesOption = None, seed: SeedOption = None, output: OutputOption = None,
+               overwrite: OverwriteOption = False, set_: SetOption = None) -> None:
+    """Generate images with a trained DCGAN generator: one PNG each and a grid."""
+    cfg = _job_config("gan-sample", None, {
+        "model": model, "num_images": num_images, "seed": seed, "output": str(output) if output else None,
+        "overwrite": overwrite or None}, set_)
+    from llmkit.workflows import gan
+
+    gan.sample(cfg)
+
+
+@diffusion_app.command("train")
+def diffusion_train(data: ImageDataOption = None, recipe: RecipeOption = None, output: OutputOption = None,
+                    overwrite: OverwriteOption = False, epochs: EpochsOption = None, lr: LrOption = None,
+                    batch_size: BatchSizeOption = None, max_steps: MaxStepsOption = None, seed: SeedOption = None,
+                    resume: ResumeOption = None, num_processes: NumProcessesOption = 1,
+                    push_to_hub: PushToHubOption = None, set_: SetOption = None) -> None:
+    """Train an unconditional DDPM (UNet2DModel + DDPMScheduler, EMA); the output is a DDPMPipeline folder."""
+    if recipe is None and data is None:
+        recipe = DIFFUSION_DEMO_RECIPE
+    cfg = _job_config("diffusion", recipe, {
+        "data.path": data, "output": str(output) if output else None, "overwrite": overwrite or None,
+        "train.epochs": epochs, "train.lr": lr, "train.batch_size": batch_size, "train.max_steps": max_steps,
+        "train.seed": seed, "train.resume": resume}, set_)
+    from llmkit.launch import run_job
+    from llmkit.workflows import diffusion
+
+    run_job(diffusion.run, cfg, num_processes, push_to_hub)
+
+
+@diffusion_app.command("sample")
+def diffusion_sample(
+    model: Annotated[str, typer.Option("--model", help="A diffusers pipeline folder (unconditional or "
+                                       "text-to-image).")],
+    prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="Text prompt (text-to-image).")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="pipeline, ddpm, ddim, pndm, euler, "
+                                                  "euler-ancestral, dpm++, unipc.")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Denoising steps.")] = None,
+    guidance_scale: Annotated[float | None, typer.Option("--guidance-scale", help="Classifier-free guidance "
+                                                         "(text-to-image).")] = None,
+    lora: Annotated[str | None, typer.Option("--lora", help="LoRA folder from `llmkit diffusion finetune`.")] = None,
+    num_images: NumImagesOption = None, seed: SeedOption = None, output: OutputOption = None,
+    overwrite: OverwriteOption = False, set_: SetOption = None,
+) -> None:
+    """Generate images with a diffusers pipeline from a local folder, with the sampler of your choice."""
+    cfg = _job_config("diffusion-sample", None, {
+        "model": model, "prompt": prompt, "scheduler": scheduler, "steps": steps, "guidance_scale": guidance_scale,
+        "lora": lora, "num_images": num_images, "seed": seed, "output": str(output) if output else None,
+        "overwrite": overwrite or None}, set_)
+    from llmkit.workflows import diffusion_sample
+
+    diffusion_sample.run(cfg)
+
+
+@diffusion_app.command("finetune")
+def diffusion_finetune(
+    model: Annotated[str | None, typer.Option("--model", help="Text-to-image pipeline folder "
+                                              "(Stable Diffusion layout).")] = None,
+    data: Annotated[str | None, typer.Option("--data", help="digits (captioned 'a handwritten digit N') or an "
+                                             "image folder with captions (metadata.jsonl) or class "
+                                             "subfolders.")] = None,
+    prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="Validation prompt for the grids.")] = None,
+    recipe: RecipeOption = None, output: OutputOption = None, overwrite: OverwriteOption = False,
+    epochs: EpochsOption = None, lr: LrOption = None, batch_size: BatchSizeOption = None,
+    max_steps: MaxStepsOption = None, seed: SeedOption = None, resume: ResumeOption = None,
+    num_processes: NumProcessesOption = 1, push_to_hub: PushToHubOption = None, set_: SetOption = None,
+) -> None:
+    """LoRA fine-tuning of a text-to-image pipeline's UNet through peft; saves diffusers LoRA weights."""
+    cfg = _job_config("diffusion-lora", recipe, {
+        "model": model, "data.path": data, "prompt": prompt, "output": str(output) if output else None,
+        "overwrite": overwrite or None, "train.epochs": epochs, "train.lr": lr, "train.batch_size": batch_size,
+        "train.max_steps": max_steps, "train.seed": seed, "train.resume": resume}, set_)
+    from llmkit.launch import run_job
+    from llmkit.workflows import diffusion_lora
+
+    run_job(diffusion_lora.run, cfg, num_processes, push_to_hub)
 
 
 eval_app = typer.Typer(help="Evaluate a model on benchmarks, SuperCLUE style; `llmkit eval compare` ranks runs.",

@@ -495,6 +495,172 @@ JOBS["classic"] = ClassicTrainConfig
 
 
 # ----------------------------------------------------------------------------------------------
+# Generative models: DCGAN (`llmkit gan`) and diffusion (`llmkit diffusion`)
+
+
+@dataclass
+class GenerativeDataSection:
+    path: str = _help("digits (built in: the training split of the 8x8 digits, upscaled) or a folder of images "
+                      "(class subfolders and a metadata.jsonl with captions are optional).", "digits")
+    image_size: int = _help("Images are centre-cropped and resized to this side.", 32)
+    channels: int = _help("1 (grey) or 3 (RGB) to convert; 0 keeps the data's own.", 0)
+    caption_column: str = _help("Folder metadata column holding each image's caption (text-to-image).", "text")
+    limit: int = _help("Use only the first N images (0: all).", 0)
+
+
+@dataclass
+class GenerativeTrainSection:
+    """The Accelerator loop of the generative models (GAN and diffusion share it)."""
+
+    epochs: float = _help("Passes over the training images (ignored when max_steps > 0).", 20.0)
+    max_steps: int = _help("Stop after this many optimizer steps; 0 means use epochs.", 0)
+    batch_size: int = _help("Images per device per step.", 64)
+    lr: float = _help("Learning rate (Adam/AdamW).", 2e-4)
+    seed: int = _help("Seed of the initialisation, the batch order and the noise (a run repeats exactly).", 42)
+    logging_steps: int = _help("Log the losses every this many steps.", 25)
+    sample_every: int = _help("Write a grid of samples from fixed noise every this many steps (0: only at the end).",
+                              500)
+    save_every: int = _help("Save a resumable checkpoint every this many steps (0: never).", 1000)
+    keep_checkpoints: int = _help("Keep only the newest N checkpoints.", 2)
+    resume: str | None = _help("Resume from a checkpoint folder, or 'latest' (the newest in this output).", None)
+    grid_size: int = _help("Samples in each grid.", 64)
+
+
+@dataclass
+class GanModelSection:
+    latent_size: int = _help("Length of the noise vector z (the paper's 100).", 100)
+    generator_channels: int = _help("G's width at its last hidden layer (pytorch/examples' ngf).", 64)
+    discriminator_channels: int = _help("D's width at its first layer (pytorch/examples' ndf).", 64)
+
+
+@dataclass
+class GanTrainSection(GenerativeTrainSection):
+    """Radford et al.: Adam, lr 2e-4, beta1 0.5, batch 128 (pytorch/examples: 64)."""
+
+    beta1: float = _help("Adam beta1 (the paper lowers it from 0.9 to 0.5 for stability).", 0.5)
+    beta2: float = _help("Adam beta2.", 0.999)
+
+
+@dataclass
+class GanConfig:
+    output: str | None = _help("Output folder. None: runs/gan-dcgan-<time>.", None)
+    overwrite: bool = _help("Replace a non-empty output folder.", False)
+    model: GanModelSection = field(default_factory=GanModelSection)
+    data: GenerativeDataSection = field(default_factory=GenerativeDataSection)
+    train: GanTrainSection = field(default_factory=GanTrainSection)
+
+
+@dataclass
+class UNetSection:
+    block_out_channels: list[int] = _help("Channels of each UNet resolution level (one entry per level).",
+                                          [32, 64, 64])
+    attention: list[bool] = _help("Self-attention at each level, same length as block_out_channels.",
+                                  [False, False, True])
+    layers_per_block: int = _help("ResNet blocks per level.", 1)
+    norm_num_groups: int = _help("GroupNorm groups (must divide every channel count).", 8)
+    dropout: float = _help("Dropout in the ResNet blocks.", 0.0)
+
+
+@dataclass
+class NoiseScheduleSection:
+    num_train_timesteps: int = _help("Diffusion steps T (the DDPM paper's 1000).", 1000)
+    beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = _help(
+        "Noise schedule: linear (Ho et al. 2020) or squaredcos_cap_v2 (cosine, Nichol & Dhariwal 2021).", "linear")
+    prediction_type: Literal["epsilon", "v_prediction", "sample"] = _help("What the UNet predicts.", "epsilon")
+
+
+@dataclass
+class DiffusionTrainSection(GenerativeTrainSection):
+    lr: float = _help("Peak learning rate (AdamW), reached after the warm-up, then cosine decay.", 1e-3)
+    warmup_steps: int = _help("Linear learning-rate warm-up steps.", 100)
+    weight_decay: float = _help("AdamW weight decay.", 0.0)
+    max_grad_norm: float = _help("Gradient clipping norm.", 1.0)
+    ema_decay: float = _help("Largest EMA decay of the weights that are saved and sampled.", 0.999)
+    ema_power: float = _help("EMA warm-up power: decay = 1 - (1 + step)^-power, capped at ema_decay "
+                             "(3/4 suits short runs).", 0.75)
+    sample_steps: int = _help("DDIM steps for the grids written during training.", 50)
+
+
+@dataclass
+class DiffusionConfig:
+    output: str | None = _help("Output folder (a DDPMPipeline folder). None: runs/diffusion-ddpm-<time>.", None)
+    overwrite: bool = _help("Replace a non-empty output folder.", False)
+    unet: UNetSection = field(default_factory=UNetSection)
+    scheduler: NoiseScheduleSection = field(default_factory=NoiseScheduleSection)
+    data: GenerativeDataSection = field(default_factory=GenerativeDataSection)
+    train: DiffusionTrainSection = field(default_factory=DiffusionTrainSection)
+
+
+@dataclass
+class DiffusionLoraSection:
+    r: int = _help("LoRA rank on the UNet's attention projections.", 4)
+    alpha: int = _help("LoRA scaling numerator (scale = alpha / r).", 4)
+    dropout: float = _help("Dropout on the LoRA input.", 0.0)
+    target: list[str] = _help("UNet modules to adapt (diffusers' LoRA script: the attention projections).",
+                              ["to_k", "to_q", "to_v", "to_out.0"])
+
+
+@dataclass
+class DiffusionFinetuneTrainSection(GenerativeTrainSection):
+    epochs: float = _help("Passes over the training images (ignored when max_steps > 0).", 10.0)
+    batch_size: int = _help("Images per device per step.", 1)
+    lr: float = _help("Peak learning rate (AdamW) after the warm-up, then cosine decay.", 1e-4)
+    warmup_steps: int = _help("Linear learning-rate warm-up steps.", 0)
+    max_grad_norm: float = _help("Gradient clipping norm.", 1.0)
+    grid_size: int = _help("Images generated from the validation prompt for each grid.", 4)
+    sample_steps: int = _help("Inference steps for the grids written during training.", 25)
+
+
+@dataclass
+class DiffusionFinetuneConfig:
+    model: str | None = _help("Text-to-image pipeline folder (Stable Diffusion layout: unet, vae, text_encoder, "
+                              "tokenizer, scheduler).", None)
+    output: str | None = _help("Output folder. None: runs/diffusion-lora-<time>.", None)
+    overwrite: bool = _help("Replace a non-empty output folder.", False)
+    prompt: str | None = _help("Validation prompt for the sample grids. None: the first training caption.", None)
+    data: GenerativeDataSection = field(default_factory=lambda: GenerativeDataSection(image_size=512))
+    lora: DiffusionLoraSection = field(default_factory=DiffusionLoraSection)
+    train: DiffusionFinetuneTrainSection = field(default_factory=DiffusionFinetuneTrainSection)
+
+
+@dataclass
+class GanSampleConfig:
+    model: str = _help("A `llmkit gan train` output folder, or its generator/ folder.", "")
+    num_images: int = _help("Images to generate.", 64)
+    seed: int = _help("Seed of the latent vectors: the same seed gives the same images.", 0)
+    output: str | None = _help("Output folder. None: runs/gan-sample-<time>.", None)
+    overwrite: bool = _help("Replace a non-empty output folder.", False)
+
+
+@dataclass
+class DiffusionSampleConfig:
+    model: str = _help("A diffusers pipeline folder: unconditional (DDPMPipeline, `llmkit diffusion train`) "
+                       "or text-to-image (Stable Diffusion layout).", "")
+    prompt: str | None = _help("Text prompt (text-to-image pipelines only).", None)
+    negative_prompt: str | None = _help("What the image should not show (text-to-image, with guidance).", None)
+    scheduler: str = _help("Sampler: pipeline (as saved), ddpm, ddim, pndm, euler, euler-ancestral, dpm++ "
+                           "(DPM-Solver++ multistep), unipc.", "pipeline")
+    steps: int = _help("Denoising steps (0: the pipeline's default: 1000 for DDPMPipeline, 50 for Stable "
+                       "Diffusion).", 0)
+    guidance_scale: float = _help("Classifier-free guidance scale (text-to-image).", 7.5)
+    num_images: int = _help("Images to generate.", 16)
+    batch_size: int = _help("Images generated at once.", 16)
+    height: int = _help("Image height in pixels (0: the pipeline's default).", 0)
+    width: int = _help("Image width in pixels (0: the pipeline's default).", 0)
+    lora: str | None = _help("LoRA weights from `llmkit diffusion finetune` to apply (text-to-image).", None)
+    seed: int = _help("Seed of the starting noise: the same seed gives the same images.", 0)
+    output: str | None = _help("Output folder. None: runs/diffusion-sample-<time>.", None)
+    overwrite: bool = _help("Replace a non-empty output folder.", False)
+
+
+JOBS["gan"] = GanConfig
+JOBS["gan-sample"] = GanSampleConfig
+JOBS["diffusion"] = DiffusionConfig
+JOBS["diffusion-sample"] = DiffusionSampleConfig
+JOBS["diffusion-lora"] = DiffusionFinetuneConfig
+
+
+# ----------------------------------------------------------------------------------------------
 # Evaluating a model on benchmarks (`llmkit eval`)
 
 

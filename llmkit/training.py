@@ -143,16 +143,19 @@ def peak_memory() -> dict[str, Any]:
     return {"peak_memory_mb": round(rss, 1), "peak_memory_kind": "process peak RSS"}
 
 
-def save_loss_curve(log_history: list[dict[str, Any]], output_dir: Path, title: str) -> Path | None:
-    """Plot training (and validation) loss against steps as <output>/loss_curve.png (main process only)."""
+def save_loss_curve(log_history: list[dict[str, Any]], output_dir: Path, title: str,
+                    series: dict[str, str] | None = None) -> Path | None:
+    """Plot logged values against steps as <output>/loss_curve.png (main process only), and the history as
+    loss_history.json. `series` maps a logged key to its label; by default the training and validation loss.
+    """
     from llmkit.console import is_main_process
 
     if not is_main_process():
         return None
-    train_points = [(e["step"], e["loss"]) for e in log_history if "loss" in e]
-    eval_points = [(e["step"], e["eval_loss"]) for e in log_history if "eval_loss" in e]
+    series = series or {"loss": "train loss", "eval_loss": "validation loss"}
+    curves = {key: [(e["step"], e[key]) for e in log_history if key in e] for key in series}
     (output_dir / "loss_history.json").write_text(json.dumps(log_history, indent=1), encoding="utf-8")
-    if not train_points:
+    if not any(curves.values()):
         return None
     import matplotlib
 
@@ -160,9 +163,9 @@ def save_loss_curve(log_history: list[dict[str, Any]], output_dir: Path, title: 
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(*zip(*train_points), label="train loss")
-    if eval_points:
-        ax.plot(*zip(*eval_points), marker="o", label="validation loss")
+    for key, points in curves.items():
+        if points:  # evaluation points are sparse: mark them
+            ax.plot(*zip(*points), marker="o" if key.startswith("eval") else None, label=series[key])
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title)

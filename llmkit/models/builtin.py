@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from llmkit import __version__, console
@@ -42,26 +43,36 @@ def builtin_base_path() -> Path:
 
 def ensure_builtin_base() -> Path:
     """The cached built-in base model's folder, pretraining it first if it is not there yet."""
+
+    def pretrain_into(staging: Path) -> None:
+        from llmkit.config import PretrainConfig, build_config
+        from llmkit.workflows import pretrain
+
+        cfg = build_config(PretrainConfig, resolve(BASE_RECIPE).load(), {"output": str(staging)},
+                           source=f"recipe {BASE_RECIPE}")
+        pretrain.run(cfg)
+
+    return build_once(builtin_base_path(), "llmkit's built-in base model", pretrain_into,
+                      "`llmkit finetune --max-steps 1`, or use --num-processes, which builds it first")
+
+
+def build_once(target: Path, what: str, build: Callable[[Path], None], how: str) -> Path:
+    """`target`, made by `build(staging folder)` the first time and cached: the build writes to a temporary
+    folder that is renamed when done, and a second process waits on a file lock instead of building twice.
+    `how` tells a multi-process run how to build it beforehand."""
     from filelock import FileLock
 
-    target = builtin_base_path()
     target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):  # a second process waits instead of building it twice
+    with FileLock(str(target) + ".lock"):
         if (target / "config.json").is_file():
             return target
         from llmkit.launch import world_size
 
-        if world_size() > 1:  # one rank cannot pretrain alone inside a run whose other ranks wait for it
-            raise LlmkitError("llmkit's built-in base model is not built yet; build it once in one process "
-                              "(`llmkit finetune --max-steps 1`, or use --num-processes, which builds it first)")
-        console.info(f"building llmkit's built-in base model (once; cached in {target})")
-        from llmkit.config import PretrainConfig, build_config
-        from llmkit.workflows import pretrain
-
+        if world_size() > 1:  # one rank cannot build alone inside a run whose other ranks wait for it
+            raise LlmkitError(f"{what} is not built yet; build it once in one process ({how})")
+        console.info(f"building {what} (once; cached in {target})")
         staging = target.with_name(target.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
-        cfg = build_config(PretrainConfig, resolve(BASE_RECIPE).load(), {"output": str(staging)},
-                           source=f"recipe {BASE_RECIPE}")
-        pretrain.run(cfg)
+        build(staging)
         staging.rename(target)
     return target
