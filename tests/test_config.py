@@ -23,7 +23,8 @@ def test_a_layer_setting_one_key_keeps_the_jobs_other_section_defaults():
     default = build_config(PretrainConfig)
     changed = build_config(PretrainConfig, {"train": {"epochs": 2}})
     assert changed.train.epochs == 2
-    assert (changed.train.lr, changed.train.batch_size) == (default.train.lr, default.train.batch_size) == (3e-3, 32)
+    # lr 0: the architecture picks it (pretraining.presets.DEFAULT_LR)
+    assert (changed.train.lr, changed.train.batch_size) == (default.train.lr, default.train.batch_size) == (0.0, 32)
 
 
 def test_set_values_are_typed():
