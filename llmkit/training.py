@@ -32,7 +32,7 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
     # Without an accelerator, `accelerate launch --multi_gpu --num_processes N` starts N ranks but
     # TrainingArguments only joins them (MULTI_CPU over gloo) with use_cpu=True; otherwise every
     # rank trains alone on all the data (transformers 5.24: "parallel_mode != DISTRIBUTED").
-    use_cpu = not (torch.cuda.is_available() or torch.backends.mps.is_available())
+    use_cpu = not (cuda or torch.backends.mps.is_available())
     return TrainingArguments(
         output_dir=str(output_dir / "checkpoints"),
         num_train_epochs=train.epochs,
