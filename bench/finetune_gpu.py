@@ -158,7 +158,7 @@ def plain_run(base: Path, *, rows: int, seq: int, batch: int, steps: int, warmup
 
 
 def llmkit_run(base: Path, data: Path, *, seq: int, batch: int, steps: int, warmup: int, method: str,
-               checkpointing: bool, lr: float = 2e-4, overrides: list[str] = ()) -> dict[str, float]:
+               checkpointing: bool, lr: float = 2e-4, overrides: tuple[str, ...] = ()) -> dict[str, float]:
     """llmkit's finetune workflow, as `llmkit finetune --method M --model BASE --data DATA` runs it."""
     from llmkit.config import FinetuneConfig, build_config, parse_set_overrides
     from llmkit.workflows import finetune
@@ -204,7 +204,7 @@ def lora_part(root: Path, smoke: bool, variants: list[str], liger_row: bool) -> 
     for variant in variants:  # e.g. "train.gradient_checkpointing=false,train.torch_compile=true"
         results.append((f"llmkit, checkpointing on, --set {variant}",
                         llmkit_run(base, data, seq=seq, batch=batch, steps=steps, warmup=warmup, method="lora",
-                                   checkpointing=True, overrides=variant.split(","))))
+                                   checkpointing=True, overrides=tuple(variant.split(",")))))
     print(f"\n(a) LoRA r=16 all-linear, {shape['num_hidden_layers']} layers x {shape['hidden_size']}, seq {seq}, "
           f"batch {batch}, {steps} steps ({warmup} warm-up)\n")
     print("| run | tokens/s (steady) | vs plain | peak GiB | tokens/step |\n|---|---|---|---|---|")
