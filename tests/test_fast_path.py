@@ -25,3 +25,10 @@ def test_liger_switch_and_missing_package(monkeypatch, capsys):
     assert "liger-kernel is not installed" in capsys.readouterr().out
     monkeypatch.setattr(transformers.utils, "is_liger_kernel_available", lambda: True)
     assert liger_enabled(TrainSection(liger=True))
+
+
+def test_model_attention_picks_the_kernel(tiny_base):
+    from llmkit.models.loading import load_model
+
+    assert load_model(str(tiny_base), attention="eager").config._attn_implementation == "eager"
+    assert load_model(str(tiny_base), attention="sdpa").config._attn_implementation == "sdpa"
