@@ -33,7 +33,7 @@ METHODS = ["full", "freeze", "lora", "dora", "qlora", "adalora", "adapter", "pre
 LLAMA_LR = {"full": 3e-4, "freeze": 2e-3, "lora": 2e-3, "dora": 2e-3, "qlora": 2e-3, "adalora": 5e-3,
             "adapter": 4e-3, "prefix": 1e-3, "prompt": 1e-1, "ptuning": 1e-2, "ptuning-v2": 3e-2}
 BERT_LR = {"full": 5e-5, "freeze": 2e-4, "lora": 1e-3, "dora": 1e-3, "qlora": 1e-3, "adalora": 1e-2,
-           "adapter": 1e-3, "prefix": 1e-2, "prompt": 3e-2, "ptuning": 1e-2, "ptuning-v2": 1e-2}
+           "adapter": 1e-3, "prefix": 1e-3, "prompt": 3e-2, "ptuning": 1e-2, "ptuning-v2": 1e-2}
 
 
 def finetune(args: list[str], output: Path, env: dict[str, str]) -> tuple[dict, float]:

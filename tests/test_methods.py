@@ -184,6 +184,22 @@ def test_prefix_classifier_ignores_padding(classifier_base, family):
     assert not torch.allclose(alone, without_prefix)  # the prefix does take part
 
 
+def test_prefix_trains_on_a_base_without_dropout(classifier_base):
+    """Dropout in the frozen base drowned the prefix MLP's gradient (MiniLM stayed at chance): in train mode the
+    prefix-tuned model must be deterministic."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from llmkit.tuning.context import BuildContext
+
+    path = classifier_base("bert")
+    base = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = METHODS["prefix"].build(base, FinetuneConfig(), BuildContext("classify", path, 1, None)).train()
+    batch = tokenizer(["The movie was not good.", "What a lovely meal!"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        torch.testing.assert_close(model(**batch).logits, model(**batch).logits, atol=0, rtol=0)
+
+
 def test_adalora_reallocates_ranks_and_reloads_with_a_loss(family_base, tmp_path, tiny_tokenizer):
     overrides = {"adalora": {"init_r": 6, "target_r": 2, "delta_t": 1, "tinit": 0.1, "tfinal": 0.2}}
     result = run_finetune(family_base("llama"), "adalora", tmp_path / "out", steps=30, overrides=overrides)

@@ -82,7 +82,20 @@ def build_prefix(model: Any, cfg: Any, ctx: BuildContext) -> Any:
 
     config = PrefixTuningConfig(task_type=_task_type(ctx), num_virtual_tokens=cfg.prefix.num_virtual_tokens,
                                 prefix_projection=True, encoder_hidden_size=cfg.prefix.encoder_hidden_size)
+    _turn_off_dropout(model)
     return _wrap_prefix(model, config, ctx)
+
+
+def _turn_off_dropout(model: Any) -> None:
+    """The frozen base's dropout only adds noise to the prefix's gradient, and through the MLP the noise wins. On
+    all-MiniLM-L6-v2 (bench/methods.py, lr 1e-3) the gradient w.r.t. the prefix keys/values under dropout is 2.5
+    times the dropout-free one, at cosine 0.29 to it, and the loss stayed at ln 2 in four of five data orders;
+    without dropout all three orders tried reached 96-100% (seed 1's initialisation needed 4 epochs, not 2)."""
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
 
 
 def build_ptuning_v2(model: Any, cfg: Any, ctx: BuildContext) -> Any:
