@@ -184,17 +184,19 @@ def test_prefix_classifier_ignores_padding(classifier_base, family):
     assert not torch.allclose(alone, without_prefix)  # the prefix does take part
 
 
-def test_prefix_trains_on_a_base_without_dropout(classifier_base):
-    """Dropout in the frozen base drowned the prefix MLP's gradient (MiniLM stayed at chance): in train mode the
-    prefix-tuned model must be deterministic."""
+@pytest.mark.parametrize("method", ["prefix", "ptuning-v2", "prompt", "ptuning"])
+def test_virtual_token_methods_train_on_a_base_without_dropout(classifier_base, method):
+    """Dropout in the frozen base drowned the virtual tokens' gradient (MiniLM stayed near chance): in train mode the
+    model must be deterministic."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from llmkit.tuning.context import BuildContext
 
     path = classifier_base("bert")
     base = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+    assert any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in base.modules())  # the fixture has dropout
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = METHODS["prefix"].build(base, FinetuneConfig(), BuildContext("classify", path, 1, None)).train()
+    model = METHODS[method].build(base, FinetuneConfig(), BuildContext("classify", path, 1, None)).train()
     batch = tokenizer(["The movie was not good.", "What a lovely meal!"], padding=True, return_tensors="pt")
     with torch.no_grad():
         torch.testing.assert_close(model(**batch).logits, model(**batch).logits, atol=0, rtol=0)
