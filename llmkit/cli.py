@@ -500,9 +500,20 @@ def eval_compare(
         console.info(f"saved to {output}")
 
 
+def _close_process_group() -> None:
+    """Destroy the process group a multi-process run opened while the interpreter is still whole. Left to
+    interpreter shutdown, gloo's worker threads can abort a rank that finished its work ("terminate called
+    without an active exception", pytorch issue 190489; seen here under load). Only after success: a rank
+    that failed while others are in a collective would hang in the destroy."""
+    dist = sys.modules.get("torch.distributed")  # no torch import for commands that never loaded it
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)
+        _close_process_group()
     except LlmkitError as e:
         if _state["debug"]:
             raise

@@ -35,6 +35,22 @@ def _record(output: Path) -> dict:
     return json.loads((output / "llmkit_run.json").read_text())
 
 
+def test_a_finished_command_destroys_the_process_group(tmp_path, monkeypatch):
+    """Left to interpreter shutdown, gloo's threads can abort a rank that finished (pytorch issue 190489)."""
+    import torch.distributed as dist
+
+    from llmkit import cli
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    monkeypatch.setattr(sys, "argv", ["llmkit", "methods"])
+    try:
+        cli.main()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
 def test_the_ranks_do_not_relaunch():
     assert without_num_processes(["train", "--num-processes", "2", "--model", "mlp"]) == ["train", "--model", "mlp"]
     assert without_num_processes(["--debug", "pretrain", "--num-processes=4"]) == ["--debug", "pretrain"]
