@@ -12,7 +12,9 @@ Each run is its own `llmkit finetune` process, so "peak memory" is that process'
 set it): on a shared 2-core machine, two-thread OpenMP steps slow down many times over whenever a
 neighbour is busy, which would make the time column measure the neighbours. Prints Markdown tables.
 
-    python bench/methods.py [--part llama|bert|both] [--methods lora,dora,...]
+    python bench/methods.py [--part llama|bert|both] [--methods lora,dora,...] [--seed N]
+
+--seed N sets train.seed (the initialisation of what is trained, the data order; default: the recipes' 42).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def run_part(part: str, methods: list[str], root: Path, env: dict[str, str]) -> None:
+def run_part(part: str, methods: list[str], root: Path, env: dict[str, str], seed: int | None) -> None:
     rows = []
     metric = "exact_match" if part == "llama" else "accuracy"
     for method in methods:
@@ -67,6 +69,8 @@ def run_part(part: str, methods: list[str], root: Path, env: dict[str, str]) -> 
             args = ["--method", method, "--task", "classify", "--model", minilm, "--lr", str(BERT_LR[method]),
                     "--epochs", "2", "--batch-size", "32", "--set", "data.max_length=64",
                     "--set", "eval.max_samples=400"]
+        if seed is not None:
+            args += ["--set", f"train.seed={seed}"]
         record, wall = finetune(args, root / f"{part}-{method}", env)
         m = record["metrics"]
         lr = (LLAMA_LR if part == "llama" else BERT_LR)[method]
@@ -84,13 +88,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=["llama", "bert", "both"], default="both")
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--seed", type=int, default=None)
     options = parser.parse_args()
     methods = options.methods.split(",")
     root = Path(tempfile.mkdtemp(prefix="llmkit-methods-"))
     # The built-in base model is cached where the user's is (built once if missing).
     env = {"OMP_NUM_THREADS": "1", **os.environ, "HF_HUB_OFFLINE": "1"}
     for part in (["llama", "bert"] if options.part == "both" else [options.part]):
-        run_part(part, methods, root, env)
+        run_part(part, methods, root, env, options.seed)
 
 
 if __name__ == "__main__":
