@@ -175,3 +175,12 @@ def test_bad_input_fails_before_writing(tmp_path):
     with pytest.raises(LlmkitError, match="lower train.batch_size"):
         gan.run(_cfg(tmp_path, "y", batch_size=128))
     assert not (tmp_path / "out").exists() and not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    # A network that cannot be built fails before --overwrite replaces the earlier run in its folder.
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "generator.txt").write_text("an earlier run")
+    bad_size = _cfg(tmp_path, "earlier")
+    bad_size.data.image_size, bad_size.overwrite = 48, True
+    with pytest.raises(LlmkitError, match="power of two"):
+        gan.run(bad_size)
+    assert (earlier / "generator.txt").read_text() == "an earlier run"

@@ -102,8 +102,6 @@ def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
     accelerator = Accelerator()
     batches = Batches(len(images.pixels), t.batch_size, t.seed, accelerator.num_processes, accelerator.process_index)
     total = batches.total_steps(t.epochs, t.max_steps)
-    if accelerator.is_main_process:
-        prepare_run_output(output, cfg.overwrite, t.resume)
     prompt = cfg.prompt or images.captions[0]
 
     # 2. Freeze everything, then add LoRA to the UNet (peft; only the LoRA matrices train).
@@ -117,6 +115,8 @@ def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
         pipe.unet.add_adapter(lora)
     except ValueError as e:
         raise LlmkitError(f"cannot add LoRA to the UNet: {str(e).splitlines()[0]} (check lora.target)") from None
+    if accelerator.is_main_process:  # only now: a bad lora.target must not replace an earlier run
+        prepare_run_output(output, cfg.overwrite, t.resume)
     trainable = [p for p in pipe.unet.parameters() if p.requires_grad]
     n_trainable, n_total = sum(p.numel() for p in trainable), sum(p.numel() for p in pipe.unet.parameters())
     console.info(f"data: {images.describe()}; LoRA r={cfg.lora.r} on {', '.join(cfg.lora.target)}: "

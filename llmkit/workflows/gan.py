@@ -71,11 +71,10 @@ def run(cfg: GanConfig) -> dict[str, Any]:
     batches = Batches(len(images.pixels), cfg.train.batch_size, cfg.train.seed, accelerator.num_processes,
                       accelerator.process_index)
     total = batches.total_steps(cfg.train.epochs, cfg.train.max_steps)
-    if accelerator.is_main_process:
-        prepare_run_output(output, cfg.overwrite, cfg.train.resume)
     console.info(f"data: {images.describe()}; {total} steps of {batches.global_batch} images")
 
-    # 2. G and D, seeded: the same seed gives the same networks.
+    # 2. G and D, seeded: the same seed gives the same networks. Built before the output folder is touched,
+    # so a bad image_size fails without replacing an earlier run.
     size, channels = cfg.data.image_size, images.pixels.shape[1]
     try:
         torch.manual_seed(cfg.train.seed)
@@ -86,6 +85,8 @@ def run(cfg: GanConfig) -> dict[str, Any]:
             num_channels=channels, image_size=size, base_channels=cfg.model.discriminator_channels))
     except ValueError as e:
         raise LlmkitError(f"cannot build the DCGAN: {e}") from None
+    if accelerator.is_main_process:
+        prepare_run_output(output, cfg.overwrite, cfg.train.resume)
     betas = (cfg.train.beta1, cfg.train.beta2)
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.train.lr, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.train.lr, betas=betas)
