@@ -147,12 +147,12 @@ def write_grid(images: Any, output: Path, name: str) -> Path:
 def finish_step(state: LoopState, train: Any, total: int, progress: Any, checkpoints: Checkpoints,
                 grid: Callable[[str], None], **logged: float) -> None:
     """Count the step; log `logged` every `train.logging_steps` steps (and at the last); write a grid and a
-    checkpoint when due (no checkpoint at the last step: the run's outputs follow)."""
+    checkpoint when due (neither at the last step: the run's final grid and outputs follow)."""
     state.step += 1
     progress.update(1)
     if state.step % train.logging_steps == 0 or state.step == total:
         state.history.append({"step": state.step, **{k: round(float(v), 5) for k, v in logged.items()}})
-    if train.sample_every and state.step % train.sample_every == 0:
+    if train.sample_every and state.step % train.sample_every == 0 and state.step < total:
         grid(f"step-{state.step:06d}")
     if train.save_every and state.step % train.save_every == 0 and state.step < total:
         checkpoints.save(state)
