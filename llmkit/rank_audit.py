@@ -55,15 +55,14 @@ class RankAudit(TrainerCallback):
 
 
 def weights_checksum(model: Any) -> str:
-    """Sum and sum of squares of the trainable weights, in float64: equal on every rank iff the replicas agree
-    (bit-identical tensors reduce to identical numbers); cheap on a GPU, unlike hashing every byte."""
+    """Sum and sum of squares of the trainable weights, accumulated in float64: equal on every rank iff the
+    replicas agree (bit-identical tensors reduce to identical numbers); cheap on a GPU, unlike hashing every
+    byte. Reduced where the weights live, with no float64 copy of a tensor and one copy to the host."""
     import torch
 
-    total = torch.zeros(2, dtype=torch.float64)
     with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                w = p.detach().to(torch.float64)
-                total += torch.stack([w.sum(), (w * w).sum()]).cpu()
+        sums = [torch.stack([p.sum(dtype=torch.float64), (p * p).sum(dtype=torch.float64)])
+                for p in model.parameters() if p.requires_grad]
+    total = torch.stack(sums).sum(0).cpu() if sums else torch.zeros(2, dtype=torch.float64)
     return f"{total[0].item():.17g}/{total[1].item():.17g}"
 
