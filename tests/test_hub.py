@@ -233,9 +233,11 @@ def test_model_cards_say_how_to_load_each_kind(tmp_path):
     pipeline = tmp_path / "ddpm"
     pipeline.mkdir()
     (pipeline / "model_index.json").write_text(json.dumps({"_class_name": "DDPMPipeline"}))
+    (pipeline / "llmkit_run.json").write_text(json.dumps({"job": "diffusion", "config": {}}))
     card = model_card(pipeline, "bob/ddpm", "mit")
     assert _card_metadata(card)["library_name"] == "diffusers"
     assert 'DiffusionPipeline.from_pretrained("bob/ddpm")' in card
+    assert "`llmkit diffusion train`" in card and "diffusion" in _card_metadata(card)["tags"]
 
     llama = tmp_path / "llama"
     llama.mkdir()

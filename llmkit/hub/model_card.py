@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmkit.data.images import BUILTIN
 from llmkit.hub.resolve import looks_like_hub_id
 
 # The Auto class that loads an architecture, by the suffix transformers gives its class name.
@@ -22,7 +23,6 @@ _AUTO_CLASSES = (("ForCausalLM", "AutoModelForCausalLM", "text-generation"),
                  ("ForImageClassification", "AutoModelForImageClassification", "image-classification"),
                  ("ForMaskedLM", "AutoModelForMaskedLM", "fill-mask"))
 
-BUILTIN_DATA = ("digits", "xor")  # `llmkit train --data` names that are not paths
 
 
 @dataclass
@@ -79,7 +79,7 @@ def describe(folder: Path, repo: str) -> CardFacts:
                       f"{layout['global_batch_size']}" if layout else None,
                       "versions": ", ".join(f"{k} {v}" for k, v in record.get("versions", {}).items()
                                             if k in ("llmkit", "torch", "transformers", "peft", "diffusers"))}
-    facts.tags += [t for t in (facts.job, facts.method) if t]
+    facts.tags += [t for t in (record.get("job"), facts.method) if t]  # "gan", not the command "gan train"
     return facts
 
 
@@ -133,16 +133,20 @@ def _kind(folder: Path, repo: str, manifest: dict[str, Any], record: dict[str, A
                      tags=[str(model_config.get("model_type"))])
 
 
+# Run records name their job; these jobs are subcommands of a command group.
+_GROUPED_COMMANDS = {"gan": "gan train", "gan-sample": "gan sample", "diffusion": "diffusion train",
+                     "diffusion-lora": "diffusion finetune", "diffusion-sample": "diffusion sample"}
+
+
 def _command(job: str | None) -> str | None:
-    # The classic job's command is `llmkit train` (see config.JOBS).
-    return {"classic": "train"}.get(job, job) if job else None
+    return _GROUPED_COMMANDS.get(job, job) if job else None
 
 
 def _data_source(config: dict[str, Any], job: str | None) -> str | None:
     data = config.get("data", {}) if isinstance(config.get("data"), dict) else {}
     corpus = config.get("corpus", {}) if isinstance(config.get("corpus"), dict) else {}
     if data.get("path"):
-        return f"built-in `{data['path']}`" if data["path"] in BUILTIN_DATA else f"`{data['path']}`"
+        return f"built-in `{data['path']}`" if data["path"] in BUILTIN else f"`{data['path']}`"
     if corpus.get("path"):
         return ", ".join(f"`{p}`" for p in corpus["path"])
     if job == "pretrain" or corpus:
