@@ -106,7 +106,7 @@ def test_push_uploads_the_adapter_and_its_card_never_secrets_and_it_loads_back(h
     torch.testing.assert_close(logits(model, tokenizer), expected)
 
 
-def test_a_hub_id_loads_offline_from_the_cache(hub, lora_output, monkeypatch):
+def test_a_hub_id_loads_offline_from_the_cache(hub, lora_output, tiny_base, monkeypatch):
     from huggingface_hub import constants
 
     from llmkit.models.finetuned import load_finetuned
@@ -121,6 +121,14 @@ def test_a_hub_id_loads_offline_from_the_cache(hub, lora_output, monkeypatch):
     model, tokenizer = load_finetuned("alice/cached")
     torch.testing.assert_close(logits(model, tokenizer), expected)
     assert ChatSession.load("alice/cached", max_new_tokens=4).ask("hi", echo=False) is not None
+    # `llmkit eval` takes the id as --model (a fine-tuning output) and as --adapter on its base
+    from llmkit.config import EvalModelSection
+    from llmkit.workflows.evaluate import load_eval_model
+
+    for section in (EvalModelSection(path="alice/cached"),
+                    EvalModelSection(path=str(tiny_base), adapter="alice/cached")):
+        model, tokenizer, _ = load_eval_model(section)
+        torch.testing.assert_close(logits(model, tokenizer), expected)
     with pytest.raises(LlmkitError, match="neither a local folder nor in the local Hub cache"):
         resolve_source("alice/never-downloaded")
 

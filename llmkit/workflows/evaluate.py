@@ -155,27 +155,30 @@ def _model_label(model: EvalModelSection) -> str:
 def load_eval_model(section: EvalModelSection) -> tuple[Any, Any, list[str]]:
     """(model, tokenizer, the folders whose files make its outputs): a base or merged model, a fine-tuning
     output, or a base + `adapter`. With neither path nor adapter, llmkit's built-in base model."""
+    from llmkit.hub.resolve import resolve_source
     from llmkit.models.finetuned import is_finetune_output, load_finetuned, read_manifest
 
-    finetuned = section.adapter or (section.path if section.path and is_finetune_output(section.path) else None)
+    # Resolved once: a Hub id becomes its cached snapshot folder, and a missing path is a one-line error.
+    given = resolve_source(section.path) if section.path else None
+    finetuned = resolve_source(section.adapter) if section.adapter else None
+    if finetuned is None and given and is_finetune_output(given):
+        finetuned = given
     if finetuned:
-        if not Path(finetuned).expanduser().is_dir():
-            raise LlmkitError(f"adapter {finetuned} does not exist")
         manifest = read_manifest(finetuned)
         if manifest.task != "sft":
             raise LlmkitError(f"{finetuned} was fine-tuned for {manifest.task}; eval needs a causal LM (task sft)")
-        base = section.path if section.adapter else None
+        base = given if section.adapter else None
         model, tokenizer = load_finetuned(finetuned, base=base, dtype=section.dtype)
         return model, tokenizer, [base or manifest.base_model, finetuned]
     from llmkit.models.loading import load_config, load_model, load_tokenizer
     from llmkit.tuning.families import family_of
 
-    if section.path is None:
+    if given is None:
         from llmkit.models.builtin import ensure_builtin_base
 
         path = str(ensure_builtin_base())
     else:
-        path = section.path
+        path = given
     family = family_of(load_config(path, section.trust_remote_code))
     tokenizer = load_tokenizer(path, section.trust_remote_code, family.chat_template if family else None)
     model = load_model(path, dtype=section.dtype, trust_remote_code=section.trust_remote_code,
@@ -210,12 +213,13 @@ def _answer_key(record: dict[str, Any]) -> str:
 def baseline_source(path: str | None) -> str:
     """"run" for an earlier eval run's folder (its answers are read), "model" for a model folder (it answers)."""
     from llmkit.eval.report import PREDICTIONS
+    from llmkit.hub.resolve import resolve_source
     from llmkit.models.finetuned import is_finetune_output
 
-    folder = Path(path or "").expanduser()
-    if (folder / PREDICTIONS).is_file():
+    if path and (Path(path).expanduser() / PREDICTIONS).is_file():
         return "run"
-    if (folder / "config.json").is_file() or is_finetune_output(folder):
+    folder = Path(resolve_source(path)) if path else None  # a model may be a Hub id
+    if folder and ((folder / "config.json").is_file() or is_finetune_output(folder)):
         return "model"
     raise LlmkitError(f"judge.baseline {path} is neither an `llmkit eval` run folder (no {PREDICTIONS}) "
                       f"nor a model folder (no config.json)")
