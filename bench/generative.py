@@ -64,7 +64,8 @@ def row(name: str, quality, record: dict | None, sampling_s: float | None) -> li
     return [name, f"{record['metrics']['steps']}" if record else "-",
             f"{record['wall_s']:.0f}" if record else "-", f"{record['cpu_s']:.0f}" if record else "-",
             f"{sampling_s:.0f}" if sampling_s is not None else "-", str(quality.images),
-            f"{quality.classes_covered}/10", f"{quality.mean_confidence:.3f}", f"{quality.inception_score:.2f}", met]
+            f"{quality.classes_covered}/10", f"{quality.mean_confidence:.3f}", f"{quality.inception_score:.2f}",
+            " ".join(map(str, quality.class_counts)), met]
 
 
 def main() -> None:
@@ -74,6 +75,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampling noise")
     parser.add_argument("--grids", type=Path, help="copy each model's 8x8 sample grid here (README figures)")
     parser.add_argument("--keep", type=Path, help="train into this folder instead of a temporary one")
+    parser.add_argument("--max-steps", type=int, help="train for this many steps instead of the recipe's")
     args = parser.parse_args()
     models = args.only or ["dcgan", "ddpm"]
 
@@ -87,6 +89,7 @@ def main() -> None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     root = args.keep or Path(tempfile.mkdtemp(prefix="llmkit-generative-"))
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    steps = ["--max-steps", str(args.max_steps)] if args.max_steps else []
     scorer = DigitScorer()  # trained once and cached (about 15 CPU seconds the first time)
     rows = [row("real held-out digits", scorer.score(heldout_digits()), None, None)]
 
@@ -98,12 +101,13 @@ def main() -> None:
             save_grid(to_uint8(images[:64]), args.grids / f"{stem}-digits.png", columns=8, scale=2)
 
     if "dcgan" in models:
-        record = run_llmkit(["gan", "train", "--recipe", "dcgan-digits", "--overwrite"], root / "dcgan", env)
+        record = run_llmkit(["gan", "train", "--recipe", "dcgan-digits", "--overwrite", *steps], root / "dcgan", env)
         start = time.process_time()
         images = dcgan_samples(root / "dcgan", args.samples, args.seed)
         score("DCGAN", images, record, time.process_time() - start)
     if "ddpm" in models:
-        record = run_llmkit(["diffusion", "train", "--recipe", "ddpm-digits", "--overwrite"], root / "ddpm", env)
+        record = run_llmkit(["diffusion", "train", "--recipe", "ddpm-digits", "--overwrite", *steps], root / "ddpm",
+                            env)
         # DDIM with 50 steps, and DDPM's ancestral sampler on 100 of the 1000 training timesteps (diffusers
         # respaces them) for 60% as many images: each of its steps costs as much as a DDIM step.
         for sampler, steps in (("ddim", 50), ("ddpm", 100)):
@@ -115,7 +119,7 @@ def main() -> None:
     from llmkit import console
 
     print(console.table(["samples of", "train steps", "train wall s", "train CPU s", "sampling CPU s", "images",
-                         "classes", "mean confidence", "IS (LeNet-5)",
+                         "classes", "mean confidence", "IS (LeNet-5)", "images per digit 0-9",
                          f">= {MIN_CLASSES}/10, >= {MIN_CONFIDENCE}, <= 15 CPU min"], rows))
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)

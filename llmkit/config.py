@@ -224,8 +224,9 @@ class CorpusSection:
     path: list[str] = _help("Text files or folders (.txt, .md, .jsonl, .json, .parquet). Empty: the built-in "
                             "corpus.", [])
     text_column: str = _help("Column holding the text in JSONL/Parquet files.", "text")
-    streaming: bool = _help("Read the files through a streaming `datasets` iterator (for corpora larger than "
-                            "memory); stops at max_documents when that is set.", False)
+    streaming: bool = _help("Read the files through a streaming `datasets` iterator instead of converting them "
+                            "to Arrow first; stops at max_documents when that is set. The documents and their "
+                            "tokens are still held in memory.", False)
     max_documents: int = _help("Use only the first N documents (0: all).", 0)
     builtin_documents: int = _help("Documents generated for the built-in corpus.", 30000)
     validation_fraction: float = _help("Fraction of blocks held out for validation loss.", 0.02)
