@@ -27,3 +27,23 @@ def test_built_once_then_reused(tmp_path, monkeypatch):
     # Editing the recipe gives a new cache entry rather than a stale model.
     recipe.write_text(TINY_RECIPE.replace("layers: 1", "layers: 2"))
     assert builtin.builtin_base_path() != path
+
+
+def test_outputs_name_the_built_in_base_and_the_name_resolves_to_it(tmp_path, monkeypatch):
+    # An adapter pushed from a run on the built-in base must reload on a machine whose cache is elsewhere.
+    from llmkit.hub.resolve import resolve_source
+    from llmkit.workflows.finetune import recorded_base
+
+    recipe = tmp_path / "tiny-base.yaml"
+    recipe.write_text(TINY_RECIPE)
+    monkeypatch.setattr(builtin, "BASE_RECIPE", str(recipe))
+    monkeypatch.setenv("LLMKIT_CACHE", str(tmp_path / "cache"))
+    path = builtin.ensure_builtin_base()
+
+    assert recorded_base(str(path)) == builtin.BUILTIN_BASE_NAME
+    assert resolve_source(builtin.BUILTIN_BASE_NAME) == str(path)
+    other = tmp_path / "my-llama"
+    other.mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert recorded_base("my-llama") == str(other.resolve())  # reloads from any working directory
+    assert recorded_base("meta-llama/Llama-3.2-1B") == "meta-llama/Llama-3.2-1B"

@@ -154,4 +154,4 @@ def test_defaults_evaluate_the_builtin_model_on_the_sample_and_the_builtin_task(
     categories = set(result["results"]["categories"])
     assert {"logic", "poetry", "dialogue"} <= categories
     assert any(c.startswith("demo-task/") for c in categories)
-    assert result["results"]["model"] == evaluate.BUILTIN_MODEL_LABEL
+    assert result["results"]["model"] == evaluate.BUILTIN_BASE_NAME

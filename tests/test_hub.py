@@ -261,6 +261,19 @@ def test_model_cards_say_how_to_load_each_kind(tmp_path):
     assert 'AutoTokenizer.from_pretrained("bob/tiny")' in card
 
 
+def test_an_adapter_on_the_built_in_base_is_loaded_with_llmkit_in_its_card(tmp_path):
+    from llmkit.models.builtin import BUILTIN_BASE_NAME
+
+    adapter = tmp_path / "lora"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "task_type": "CAUSAL_LM"}))
+    (adapter / "llmkit_finetune.json").write_text(json.dumps({"method": "lora", "task": "sft", "format": "adapter",
+                                                               "base_model": BUILTIN_BASE_NAME}))
+    card = model_card(adapter, "bob/demo-lora", "apache-2.0")
+    assert 'load_finetuned("bob/demo-lora")' in card and "from_pretrained(\"llmkit-llama-tiny\")" not in card
+    assert "base_model" not in _card_metadata(card)  # not a Hub id
+
+
 def test_a_card_the_user_wrote_is_kept(hub, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
     (tmp_path / "README.md").write_text("# my own card\n")

@@ -15,6 +15,7 @@ from typing import Any
 
 from llmkit.data.images import BUILTIN
 from llmkit.hub.resolve import looks_like_hub_id
+from llmkit.models.builtin import BUILTIN_BASE_NAME
 
 # The Auto class that loads an architecture, by the suffix transformers gives its class name.
 _AUTO_CLASSES = (("ForCausalLM", "AutoModelForCausalLM", "text-generation"),
@@ -97,23 +98,24 @@ def _kind(folder: Path, repo: str, manifest: dict[str, Any], record: dict[str, A
     auto, pipeline_tag = ("AutoModelForSequenceClassification", "text-classification") if task == "classify" \
         else ("AutoModelForCausalLM", "text-generation")
     form = manifest.get("format") or ("adapter" if adapter else None)
+    llmkit_load = (f'from llmkit.models.finetuned import load_finetuned\n\n'
+                   f'model, tokenizer = load_finetuned("{repo}")  # fetches the base model too')
     if form == "adapter":
         peft_type = adapter.get("peft_type", "peft").lower()
+        # llmkit's built-in base exists only where llmkit builds it: plain transformers cannot load it
+        plain = (f'from peft import PeftModel\nfrom transformers import {auto}\n\n'
+                 f'base = {auto}.from_pretrained("{base}")\nmodel = PeftModel.from_pretrained(base, "{repo}")'
+                 + (f"\n# or, with llmkit: llmkit chat {repo}" if task == "sft" else ""))
         return CardFacts(
             what=f"A {peft_type} adapter (peft) for `{base}`, trained with `llmkit finetune`.", library="peft",
             pipeline_tag=pipeline_tag, base_model=base, method=manifest.get("method") or peft_type,
-            load_code=f'from peft import PeftModel\nfrom transformers import {auto}\n\n'
-                      f'base = {auto}.from_pretrained("{base}")\nmodel = PeftModel.from_pretrained(base, "{repo}")'
-                      + (f"\n# or, with llmkit: llmkit chat {repo}" if task == "sft" else ""),
-            tags=["peft", peft_type])
+            load_code=llmkit_load if base == BUILTIN_BASE_NAME else plain, tags=["peft", peft_type])
     if form in ("trained", "bottleneck"):
         what = ("the weights `llmkit finetune --method freeze` trained" if form == "trained"
                 else "llmkit's bottleneck adapters")
         return CardFacts(
             what=f"{what[0].upper()}{what[1:]}, for `{base}`.", pipeline_tag=pipeline_tag, base_model=base,
-            load_code=f'from llmkit.models.finetuned import load_finetuned\n\n'
-                      f'model, tokenizer = load_finetuned("{repo}")  # fetches the base model too',
-            tags=[form])
+            load_code=llmkit_load, tags=[form])
     model_config = _read_json(folder / "config.json")
     if not model_config:
         return CardFacts(what="Files written by llmkit.", load_code=f'from huggingface_hub import snapshot_download'

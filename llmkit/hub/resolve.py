@@ -30,9 +30,14 @@ def hub_endpoint(endpoint: str | None = None) -> str:
 
 
 def resolve_source(name: str) -> str:
-    """A local folder for `name`: the path itself when it exists, else the Hub snapshot of the id `name`."""
+    """A local folder for `name`: the path itself when it exists, llmkit's built-in base for its name, else
+    the Hub snapshot of the id `name`."""
     if Path(name).expanduser().exists():
         return str(Path(name).expanduser())
+    from llmkit.models.builtin import BUILTIN_BASE_NAME, ensure_builtin_base
+
+    if name == BUILTIN_BASE_NAME:
+        return str(ensure_builtin_base())
     if not looks_like_hub_id(name):
         raise LlmkitError(f"{name} does not exist (and is not a Hub id like owner/name)")
     from huggingface_hub import constants, snapshot_download

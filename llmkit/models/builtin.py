@@ -19,6 +19,9 @@ from llmkit.errors import LlmkitError
 from llmkit.recipes import resolve
 
 BASE_RECIPE = "pretrain/llama-tiny"
+# The name outputs record for this base instead of its cache folder, which differs between machines:
+# llmkit.hub.resolve.resolve_source turns it back into the folder (building the base if needed).
+BUILTIN_BASE_NAME = "llmkit-llama-tiny"
 
 
 def cache_root() -> Path:

@@ -16,9 +16,9 @@ from llmkit import console
 from llmkit.config import BenchmarkSection, EvalConfig, EvalModelSection
 from llmkit.errors import LlmkitError
 from llmkit.eval.items import Benchmark, EvalItem
+from llmkit.models.builtin import BUILTIN_BASE_NAME
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir
 
-BUILTIN_MODEL_LABEL = "llmkit-llama-tiny"
 SKIPPED_SHOWN = 5
 
 
@@ -149,7 +149,7 @@ def _model_label(model: EvalModelSection) -> str:
         from llmkit.models.finetuned import read_manifest
 
         return Path(read_manifest(model.adapter).base_model).name
-    return BUILTIN_MODEL_LABEL
+    return BUILTIN_BASE_NAME
 
 
 def load_eval_model(section: EvalModelSection) -> tuple[Any, Any, list[str]]:

@@ -223,11 +223,22 @@ def save_finetuned(model: Any, tokenizer: Any, output: Path, method: Method, cfg
     if not weights_saved:
         _save_weights(model, output, form)
     tokenizer.save_pretrained(output)
-    # A local base is recorded as an absolute path, so the output reloads from any working directory.
-    base = str(Path(base_path).expanduser().resolve()) if Path(base_path).expanduser().exists() else base_path
+    base = recorded_base(base_path)
     FinetuneManifest(method=method.name, task=cfg.task, base_model=base, format=form, labels=labels,
                      quantization=to_dict(cfg.qlora) if method.quantized_base else None,
                      trust_remote_code=cfg.model.trust_remote_code, model_kwargs=model_kwargs).write(output)
+
+
+def recorded_base(base_path: str) -> str:
+    """How an output names its base: llmkit's built-in base by name (its cache folder differs between
+    machines, and a pushed adapter must reload anywhere), another local base as an absolute path (so the
+    output reloads from any working directory), a Hub id as it is."""
+    from llmkit.models.builtin import BUILTIN_BASE_NAME, builtin_base_path
+
+    local = Path(base_path).expanduser()
+    if not local.exists():
+        return base_path
+    return BUILTIN_BASE_NAME if local.resolve() == builtin_base_path().resolve() else str(local.resolve())
 
 
 def _save_weights(model: Any, output: Path, form: str) -> None:
