@@ -34,12 +34,15 @@ def cache_root() -> Path:
 
 
 def builtin_base_path() -> Path:
-    from llmkit.data import demo_corpus, demo_facts, packing, tokenizer
+    from llmkit import config
+    from llmkit.data import chat, demo_corpus, demo_facts, packing, tokenizer
     from llmkit.pretraining import architectures, loop, objectives, presets
     from llmkit.workflows import pretrain
 
     digest = hashlib.sha256(resolve(BASE_RECIPE).path.read_bytes())
-    for module in (demo_facts, demo_corpus, tokenizer, packing, architectures, loop, objectives, presets, pretrain):
+    # config: the defaults the recipe leaves unset; chat: the template saved with the tokenizer
+    for module in (config, chat, demo_facts, demo_corpus, tokenizer, packing, architectures, loop, objectives,
+                   presets, pretrain):
         digest.update(Path(module.__file__).read_bytes())
     return cache_root() / "models" / f"llama-tiny-{__version__}-{digest.hexdigest()[:10]}"
 
