@@ -84,12 +84,13 @@ def _image_folder(folder: Path, image_size: int, channels: int, caption_column: 
     table = concatenate_datasets(list(loaded.values()))
     if len(table) == 0:
         raise LlmkitError(f"{folder} holds no images")
-    modes = {im.mode for im in table["image"]}
+    decoded = table["image"]  # decodes every image: once, not per use
+    modes = {im.mode for im in decoded}
     mode = {1: "L", 3: "RGB"}.get(channels) or ("L" if modes <= {"L", "1"} else "RGB")
     pixels = np.stack([
         np.asarray(ImageOps.fit(im.convert(mode), (image_size, image_size), Image.Resampling.BICUBIC),
                    dtype=np.float32) / 255.0
-        for im in table["image"]])
+        for im in decoded])
     pixels = pixels[:, None] if mode == "L" else pixels.transpose(0, 3, 1, 2)
     captions = None
     if caption_column in table.column_names:
