@@ -52,3 +52,24 @@ def test_bad_sources_are_user_errors(tmp_path):
         load_training_images("digits", 4)
     with pytest.raises(LlmkitError, match="channels"):
         load_training_images("digits", 32, channels=2)
+
+
+def test_sample_quality_scores_coverage_confidence_and_the_inception_style_number():
+    import torch
+
+    from llmkit.eval.sample_quality import DigitScorer
+
+    scorer = DigitScorer.__new__(DigitScorer)  # the scoring arithmetic, on given class probabilities
+    every_digit = torch.eye(10).repeat(3, 1)  # 30 confident samples, three of each digit
+    scorer.probabilities = lambda images: every_digit
+    spread = scorer.score(None)
+    assert (spread.classes_covered, spread.mean_confidence, spread.class_counts) == (10, 1.0, [3] * 10)
+    assert spread.inception_score == pytest.approx(10, rel=1e-3)
+    one_digit = torch.zeros(30, 10)
+    one_digit[:, 8] = 1  # confident, but always an 8: what confidence alone would reward
+    scorer.probabilities = lambda images: one_digit
+    collapsed = scorer.score(None)
+    assert (collapsed.classes_covered, collapsed.mean_confidence, collapsed.inception_score) == (1, 1.0, 1.0)
+    unsure = torch.full((30, 10), 0.1)
+    scorer.probabilities = lambda images: unsure
+    assert scorer.score(None).mean_confidence == pytest.approx(0.1) and scorer.score(None).inception_score == 1.0
