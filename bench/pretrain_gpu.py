@@ -9,9 +9,10 @@ sequence 1024, bf16, random tokens, one process. Both sides train the same trans
   runs (`fit`, with its per-step token counting and logging), from the same recipe keys the CLI reads.
 
 Each side runs warm-up steps (compilation) and then timed steps; tokens/s is measured between two
-CUDA synchronisations, and MFU uses nanoGPT's 6N + 12*L*H*Q*T FLOPs per token over a peak of
-989 TFLOP/s (dense bf16, H100 SXM and H200). Optional rows (a larger batch, Liger's eager loss) run
-only while the time budget allows, so the whole script stays within about 4 minutes.
+CUDA synchronisations, and MFU uses nanoGPT's 6N + 12*L*H*Q*T FLOPs per token over the device's dense
+bf16 peak from llmkit's table (989 TFLOP/s for H100 SXM and H200), as the llmkit rows' own MFU does.
+Optional rows (a larger batch, Liger's eager loss) run only while the time budget allows, so the whole
+script stays within about 4 minutes.
 
     python bench/pretrain_gpu.py             # CUDA machine
     python bench/pretrain_gpu.py --smoke     # CPU, tiny shape, seconds: the same code, for testing
@@ -29,7 +30,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-PEAK_TFLOPS = 989.0  # H100 SXM and H200: dense bf16
 
 
 def parse_args() -> argparse.Namespace:
@@ -171,8 +171,11 @@ def main() -> None:
 
     if not args.smoke and not torch.cuda.is_available():
         sys.exit("no CUDA device: run with --smoke to check the script on a CPU")
+    from llmkit.pretraining.throughput import device_peak_tflops, mfu
+
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU (smoke)"
-    print(f"device: {device}; torch {torch.__version__}; peak assumed {PEAK_TFLOPS:g} TFLOP/s dense bf16", flush=True)
+    peak, peak_source = device_peak_tflops(0.0, bf16=True)  # llmkit's table, as the llmkit rows use it
+    print(f"device: {device}; torch {torch.__version__}; peak: {peak_source}", flush=True)
     began = time.perf_counter()
     compile_s = 0.0
     rows = [
@@ -207,7 +210,7 @@ def main() -> None:
     seq = 64 if args.smoke else 1024
     print(f"\nGPT-2 {'tiny (smoke)' if args.smoke else '124M'} shape, seq {seq}, "
           f"{'fp32 CPU' if args.smoke else 'bf16'}, {args.steps} timed steps after {args.warmup} warm-up, "
-          f"on {device}; MFU = tokens/s x (6N + 12*L*H*Q*T) / {PEAK_TFLOPS:g} TFLOP/s")
+          f"on {device}; MFU = tokens/s x (6N + 12*L*H*Q*T) / {peak or '(no peak)'} TFLOP/s")
     header = f"| {'run':34} | batch | tokens/s   | MFU    | warm-up s | peak GiB | loss kind / note"
     print(header)
     print("|" + "-" * (len(header) - 1))
@@ -215,9 +218,10 @@ def main() -> None:
         if result is None:
             print(f"| {name:34} | {batch_size:5} | {'-':10} | {'-':6} | {'-':9} | {'-':8} | {note}")
             continue
-        achieved = result["tokens_per_second"] * result["flops_per_token"] / (PEAK_TFLOPS * 1e12)
+        achieved = mfu(result["tokens_per_second"], result["flops_per_token"], peak)
+        shown = f"{achieved:.1%}" if achieved is not None else "-"
         memory = f"{result['peak_gib']:.1f}" if result["peak_gib"] is not None else "-"
-        print(f"| {name:34} | {batch_size:5} | {result['tokens_per_second']:10,.0f} | {achieved:6.1%} | "
+        print(f"| {name:34} | {batch_size:5} | {result['tokens_per_second']:10,.0f} | {shown:>6} | "
               f"{result['warmup_s']:9.1f} | {memory:8} | {result.get('loss_kind', 'transformers loss (HF)')}")
     print(f"total {time.perf_counter() - began:.0f}s", flush=True)
     if os.environ.get("OUT"):  # the device machine's result folder, when there is one
