@@ -1,5 +1,7 @@
 """The built-in base model is built once, atomically, and reused from the cache."""
 
+import pytest
+
 from llmkit.models import builtin
 
 TINY_RECIPE = """# a tiny stand-in for llama-tiny
@@ -10,12 +12,17 @@ train: {batch_size: 8, logging_steps: 5}
 """
 
 
-def test_built_once_then_reused(tmp_path, monkeypatch):
+@pytest.fixture
+def tiny_recipe(tmp_path, monkeypatch):
+    """The built-in base's recipe swapped for a tiny one, cached under tmp_path/cache."""
     recipe = tmp_path / "tiny-base.yaml"
     recipe.write_text(TINY_RECIPE)
     monkeypatch.setattr(builtin, "BASE_RECIPE", str(recipe))
     monkeypatch.setenv("LLMKIT_CACHE", str(tmp_path / "cache"))
+    return recipe
 
+
+def test_built_once_then_reused(tmp_path, tiny_recipe):
     path = builtin.ensure_builtin_base()
     assert path.parent == tmp_path / "cache" / "models"
     assert (path / "config.json").is_file() and (path / "tokenizer.json").is_file()
@@ -25,19 +32,15 @@ def test_built_once_then_reused(tmp_path, monkeypatch):
     assert (path / "model.safetensors").stat().st_mtime_ns == stamp  # reused, not rebuilt
 
     # Editing the recipe gives a new cache entry rather than a stale model.
-    recipe.write_text(TINY_RECIPE.replace("layers: 1", "layers: 2"))
+    tiny_recipe.write_text(TINY_RECIPE.replace("layers: 1", "layers: 2"))
     assert builtin.builtin_base_path() != path
 
 
-def test_outputs_name_the_built_in_base_and_the_name_resolves_to_it(tmp_path, monkeypatch):
+def test_outputs_name_the_built_in_base_and_the_name_resolves_to_it(tmp_path, tiny_recipe, monkeypatch):
     # An adapter pushed from a run on the built-in base must reload on a machine whose cache is elsewhere.
     from llmkit.hub.resolve import resolve_source
     from llmkit.workflows.finetune import recorded_base
 
-    recipe = tmp_path / "tiny-base.yaml"
-    recipe.write_text(TINY_RECIPE)
-    monkeypatch.setattr(builtin, "BASE_RECIPE", str(recipe))
-    monkeypatch.setenv("LLMKIT_CACHE", str(tmp_path / "cache"))
     path = builtin.ensure_builtin_base()
 
     assert recorded_base(str(path)) == builtin.BUILTIN_BASE_NAME
