@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from llmkit.errors import LlmkitError
+from llmkit.errors import LlmkitError, RunInterrupted
 from llmkit.tuning.methods import METHODS  # a light table: peft and torch load only when a method builds
 
 app = typer.Typer(help="llmkit: pretrain, fine-tune and chat with language models, offline first.",
@@ -20,6 +20,7 @@ recipes_app = typer.Typer(help="List and inspect the shipped recipes.", invoke_w
 app.add_typer(recipes_app, name="recipes")
 
 _state = {"debug": False}
+INTERRUPTED = 130  # the exit code of a process ended by SIGINT
 DEMO_RECIPE = "finetune/demo-lora"
 CLASSIC_DEMO_RECIPE = "classic/lenet5-digits"
 GAN_DEMO_RECIPE = "gan/dcgan-digits"
@@ -68,6 +69,22 @@ def _job_config(job: str, recipe: str | None, flags: dict[str, Any], sets: list[
     return build_config(JOBS[job], *layers, source=source)
 
 
+def _resumed_run(command: str, resume: Path, output: Path | None, recipe: str | None) -> tuple[str, Path]:
+    """(recipe, output) of the interrupted run in folder `resume`: its saved recipe, unless --recipe names one."""
+    if output is not None and output.resolve() != resume.resolve():
+        raise LlmkitError("--resume continues in the run's own folder; leave out --output")
+    saved = resume / "llmkit_recipe.yaml"
+    if not saved.is_file():
+        raise LlmkitError(f"--resume {resume}: no llmkit_recipe.yaml there; pass the output folder of a "
+                          f"`llmkit {command}` run")
+    return recipe or str(saved), resume
+
+
+ResumeRunOption = Annotated[Path | None, typer.Option("--resume", help=(
+    "Continue an interrupted run from its last checkpoint: the run's output folder (its saved recipe "
+    "is reused; flags and --set still apply)."))]
+
+
 @app.command()
 def finetune(
     method: Annotated[str | None, typer.Option("--method", "-m", help=(
@@ -92,15 +109,19 @@ def finetune(
     report_to: ReportToOption = None,
     trust_remote_code: Annotated[bool | None, typer.Option(
         "--trust-remote-code", help="Run code shipped with the model (only for sources you trust).")] = None,
+    resume: ResumeRunOption = None,
     num_processes: NumProcessesOption = 1,
     push_to_hub: PushToHubOption = None,
     set_: SetOption = None,
 ) -> None:
     """Fine-tune a model with any of 11 methods; with no arguments, LoRA on the built-in demo."""
+    if resume is not None:
+        recipe, output = _resumed_run("finetune", resume, output, recipe)
     if recipe is None and model is None and data is None and task in (None, "sft"):
         recipe = DEMO_RECIPE  # the built-in model and data come with their own settings
     flags = {"method": method, "task": task, "model.path": model, "data.path": data, "data.eval_path": eval_data,
-        "output": str(output) if output else None, "overwrite": overwrite or None, "train.epochs": epochs,
+        "output": str(output) if output else None, "overwrite": overwrite or None,
+        "resume": resume is not None or None, "train.epochs": epochs,
         "train.lr": lr, "train.batch_size": batch_size, "train.max_steps": max_steps,
         "train.report_to": [report_to] if report_to else None, "model.trust_remote_code": trust_remote_code}
     if target is not None:
@@ -131,9 +152,7 @@ def pretrain(
         "repeatable. Default: the built-in bilingual corpus."))] = None,
     tokenizer: Annotated[str | None, typer.Option("--tokenizer", help=(
         "Reuse this tokenizer folder instead of training one on the corpus."))] = None,
-    resume: Annotated[Path | None, typer.Option("--resume", help=(
-        "Continue an interrupted run from its last checkpoint: the run's output folder (its saved recipe "
-        "is reused; flags and --set still apply)."))] = None,
+    resume: ResumeRunOption = None,
     recipe: RecipeOption = None,
     output: OutputOption = None,
     overwrite: OverwriteOption = False,
@@ -146,13 +165,7 @@ def pretrain(
 ) -> None:
     """Pretrain a GPT-2, LLaMA or BERT model and its tokenizer from scratch."""
     if resume is not None:
-        if output is not None and output.resolve() != resume.resolve():
-            raise LlmkitError("--resume continues in the run's own folder; leave out --output")
-        saved = resume / "llmkit_recipe.yaml"
-        if not saved.is_file():
-            raise LlmkitError(f"--resume {resume}: no llmkit_recipe.yaml there; pass the output folder of a "
-                              f"`llmkit pretrain` run")
-        recipe, output = recipe or str(saved), resume
+        recipe, output = _resumed_run("pretrain", resume, output, recipe)
     cfg = _job_config("pretrain", recipe, {
         "arch.type": arch, "arch.preset": preset, "corpus.path": data, "tokenizer.path": tokenizer,
         "output": str(output) if output else None, "overwrite": overwrite or None, "resume": resume is not None or None,
@@ -511,10 +524,22 @@ def _close_process_group() -> None:
 
 
 def main() -> None:
+    from llmkit.run_dir import close_open_records
+
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # typer turns Ctrl-C outside a training loop into 130
+        if code == INTERRUPTED:
+            close_open_records("interrupted")
+            print("interrupted", file=sys.stderr)
+            sys.exit(INTERRUPTED)
         _close_process_group()
+        if code:
+            sys.exit(code)
+    except RunInterrupted as e:
+        print(f"interrupted: {e}", file=sys.stderr)
+        sys.exit(INTERRUPTED)
     except LlmkitError as e:
+        close_open_records("failed", error=str(e))
         if _state["debug"]:
             raise
         print(f"error: {e}", file=sys.stderr)
@@ -522,6 +547,9 @@ def main() -> None:
     except typer.TyperException as e:  # bad flags: typer's own usage error
         e.show()
         sys.exit(2)
-    except typer.Abort:  # Ctrl-C or Ctrl-D at a prompt
+    except typer.Abort:  # Ctrl-D at a prompt
         print("aborted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
+    except Exception as e:  # a bug: the traceback is for us, but the run record says the run failed
+        close_open_records("failed", error=f"{type(e).__name__}: {e}")
+        raise

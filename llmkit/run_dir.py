@@ -7,8 +7,10 @@ ranks check the folder (read only) and otherwise leave it alone.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
+import tempfile
 import time
 from datetime import datetime
 from importlib import metadata
@@ -39,6 +41,20 @@ def check_output_dir(path: Path, overwrite: bool) -> None:
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise LlmkitError(f"output folder {path} is not empty; pass --overwrite to replace it "
                           f"or choose another --output")
+    check_writable(path)
+
+
+def check_writable(path: Path) -> None:
+    """Fail before any work if `path` (or the folder that would hold it) cannot be written: a read-only disk
+    or a folder without write permission would otherwise fail only when the results are saved."""
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise LlmkitError(f"cannot write to {path} ({e.strerror}); choose another --output") from None
 
 
 def prepare_output_dir(path: Path, overwrite: bool) -> Path:
@@ -61,6 +77,16 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+_OPEN_RECORDS: set[RunRecord] = set()  # records of runs in this process that have not ended yet
+
+
+def close_open_records(status: str, **fields: Any) -> None:
+    """Mark every run of this process that is still "running" as ended with `status` (the CLI calls this when a
+    command stops early: interrupted, or failed with an error)."""
+    for record in list(_OPEN_RECORDS):
+        record.update(status=status, **fields)
+
+
 class RunRecord:
     """Collects what a run did and writes it as llmkit_run.json (rewritten as phases finish; main process only)."""
 
@@ -71,6 +97,8 @@ class RunRecord:
             "started": datetime.now().isoformat(timespec="seconds"),
             "config": to_dict(config),
             "versions": package_versions(),
+            "status": "running",  # -> finished, interrupted or failed; a killed run stays "running"
+            "pid": os.getpid(),
             "metrics": {},
             "timings_s": {},
         }
@@ -78,6 +106,7 @@ class RunRecord:
         if self._writes:
             (output_dir / RESOLVED_RECIPE).write_text(to_yaml(config), encoding="utf-8")
         self._phase_start: dict[str, float] = {}
+        _OPEN_RECORDS.add(self)
 
     def start(self, phase: str) -> None:
         self._phase_start[phase] = time.perf_counter()
@@ -88,6 +117,8 @@ class RunRecord:
         return elapsed
 
     def update(self, **fields: Any) -> None:
+        if fields.get("status", "running") != "running":
+            _OPEN_RECORDS.discard(self)
         for key, value in fields.items():
             if isinstance(value, dict) and isinstance(self.data.get(key), dict):
                 self.data[key].update(value)
@@ -101,3 +132,19 @@ class RunRecord:
         tmp = self.path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
         tmp.replace(self.path)
+
+
+def unfinished_reason(folder: Path) -> str | None:
+    """Why the run that wrote `folder` did not finish (None: it finished, or no llmkit run wrote it)."""
+    record = folder / RUN_RECORD
+    if not record.is_file():
+        return None
+    data = json.loads(record.read_text(encoding="utf-8"))
+    status = data.get("status", "finished")  # records written before runs had a status were finished runs
+    if status == "finished":
+        return None
+    if status == "interrupted":
+        return f"was interrupted at step {data.get('step', '?')}"
+    if status == "failed":
+        return f"failed: {data.get('error', 'unknown error')}"
+    return f"did not finish (it is still running as process {data.get('pid', '?')}, or was killed)"

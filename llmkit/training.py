@@ -8,16 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
+from llmkit.checkpoints import CHECKPOINTS
 from llmkit.config import TrainSection
 
 LOSS_CURVE = "loss_curve.png"
 
 
 def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool = False,
-                       remove_unused_columns: bool = True) -> Any:
+                       remove_unused_columns: bool = True, save_steps: int = 0, keep_checkpoints: int = 0) -> Any:
     """`transformers.TrainingArguments` from a recipe's train section, with llmkit's defaults.
 
-    Checkpoints go to <output>/checkpoints (the Trainer writes them to a temp name and renames).
+    Checkpoints (every `save_steps` steps, none at 0; the newest `keep_checkpoints` kept, all at 0) go to
+    <output>/checkpoints, in the layout of the Trainer that writes them (llmkit.resumable_trainer).
     Tokens are counted without padding, so tokens/s compares fairly across batching strategies.
     """
     import torch
@@ -34,7 +36,7 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
     # rank trains alone on all the data (transformers 5.24: "parallel_mode != DISTRIBUTED").
     use_cpu = not (cuda or torch.backends.mps.is_available())
     return TrainingArguments(
-        output_dir=str(output_dir / "checkpoints"),
+        output_dir=str(output_dir / CHECKPOINTS),
         num_train_epochs=train.epochs,
         max_steps=train.max_steps if train.max_steps > 0 else -1,
         per_device_train_batch_size=train.batch_size,
@@ -48,7 +50,9 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
         seed=train.seed,
         logging_steps=train.logging_steps,
         eval_strategy="epoch" if has_eval else "no",
-        save_strategy="no",
+        save_strategy="steps" if save_steps else "no",
+        save_steps=save_steps or 500,  # unused when save_strategy is "no"
+        save_total_limit=keep_checkpoints or None,
         report_to=train.report_to or "none",
         activation_checkpointing=train.gradient_checkpointing,
         bf16=bf16,

@@ -4,26 +4,81 @@ Accepted forms (detected from the columns):
   alpaca    instruction, input (optional), output, system (optional), history (optional [[q, a], ...])
   messages  messages: [{"role": "user"|"assistant"|"system", "content": ...}, ...]
   sharegpt  conversations (or messages): [{"from": "human"|"gpt"|"system", "value": ...}, ...]
+
+A file that cannot be read as a whole (not UTF-8, empty, broken JSON) stops the run with the file,
+the line and the fix. A row that does not fit the file's form is refused with a warning, never repaired.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmkit import console
 from llmkit.data.packing import IGNORE_INDEX
 from llmkit.errors import LlmkitError, first_line
 
 FORMATS = ("alpaca", "messages", "sharegpt")
 _BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
+_ROLES = ("user", "assistant", "system")
 _SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                    "system": "system", "chatgpt": "assistant", "bing": "assistant", "bard": "assistant"}
+# UTF-32 first: its little-endian mark begins with UTF-16's.
+_BOMS = (("UTF-32", (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)), ("UTF-16", (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)))
+_JSON_KINDS = {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}
+_SHOWN_REFUSALS = 5
+
+
+class BadRow(LlmkitError):
+    """A record that does not fit its form as it stands; the message says why. Readers skip such rows."""
 
 
 def load_records(path: str) -> Any:
     """A `datasets.Dataset` from a JSON/JSONL/CSV/Parquet file or a folder of files of one type."""
-    from datasets import load_dataset
+    return _load(path)[0]
+
+
+def read_conversations(path: str, form: str = "auto") -> tuple[list[list[dict[str, str]]], list[dict[str, Any]]]:
+    """The conversations in a data file or folder, and the rows refused as {"file", "line", "reason"}.
+
+    "line" is the line in the file (JSON Lines, CSV) or "record N" / "row N" (a JSON array, Parquet).
+    The first refusals are warned about; when every row is refused, the first reason stops the run.
+    """
+    records, files = _load(path, csv_as_text=True)
+    if form == "auto":
+        form = detect_format(records.column_names, records[0])
+    chats, refused = [], []
+    for index, row in enumerate(records):
+        try:
+            chats.append(to_messages(row, form))
+        except BadRow as e:
+            refused.append((index, str(e)))
+    if refused:
+        places = [(str(file), place) for file in files for place in _places(file)]
+        if len(places) != len(records):  # the file reads differently from how datasets read it
+            places = [(path, f"record {index + 1}") for index in range(len(records))]
+        refused = [{"file": places[i][0], "line": places[i][1], "reason": reason} for i, reason in refused]
+    if not chats:
+        raise LlmkitError(f"data {path}: no row is usable ({len(refused)} refused); the first, {_describe(refused[0])}")
+    for row in refused[:_SHOWN_REFUSALS]:
+        console.warn(f"data {_describe(row)}; row skipped")
+    if len(refused) > _SHOWN_REFUSALS:
+        console.warn(f"... and {len(refused) - _SHOWN_REFUSALS} more rows skipped (listed in llmkit_run.json)")
+    return chats, refused
+
+
+def _describe(row: dict[str, Any]) -> str:
+    where = f"line {row['line']}" if isinstance(row["line"], int) else row["line"]
+    return f"{row['file']} {where}: {row['reason']}"
+
+
+def _load(path: str, csv_as_text: bool = False) -> tuple[Any, list[Path]]:
+    """The records of `path` and the files they were read from, in order."""
+    from datasets import Features, Value, load_dataset
 
     source = Path(path).expanduser()
     if not source.exists():
@@ -34,14 +89,104 @@ def load_records(path: str) -> Any:
         raise LlmkitError(f"data {path}: expected .json, .jsonl, .csv or .parquet file(s)")
     if len(builders) > 1:
         raise LlmkitError(f"data folder {path} mixes file types; keep one of .json/.jsonl, .csv, .parquet")
+    builder = builders.pop()
+    kwargs = {}
+    if builder != "parquet":
+        for file in files:
+            _check_text(file)  # datasets reports a wrong encoding or an empty file without saying so
+    if builder == "csv" and csv_as_text:
+        # A CSV cell is text; pandas would read a column of digits as numbers (and "05" as 5).
+        with files[0].open(encoding="utf-8-sig", newline="") as f:
+            kwargs["features"] = Features({name: Value("string") for name in next(r for r in csv.reader(f) if r)})
     try:
-        dataset = load_dataset(builders.pop(), data_files=[str(f) for f in files], split="train")
+        dataset = load_dataset(builder, data_files=[str(f) for f in files], split="train", **kwargs)
     except Exception as e:  # datasets raises many types for unreadable files
-        raise LlmkitError(f"cannot read {path}: {first_line(e)}") from e
+        for file in files if builder == "json" else []:
+            problem = _json_problem(file)
+            if problem:
+                raise LlmkitError(f"cannot read {file}: {problem}; fix or remove that line") from e
+        cause = e
+        while cause.__cause__ is not None:  # "An error occurred while generating the dataset" hides the reason
+            cause = cause.__cause__
+        if "corresponds to no data" in str(cause):  # an empty JSON array, a CSV with only its header
+            raise LlmkitError(f"data {path} holds no examples") from e
+        raise LlmkitError(f"cannot read {path}: {first_line(cause)}") from e
     if len(dataset) == 0:
         raise LlmkitError(f"data {path} holds no examples")
-    return dataset
+    return dataset, files
 
+
+def _check_text(file: Path) -> None:
+    """Stop on a file that is not UTF-8 text or holds nothing but blank lines."""
+    resave = "re-save the file as UTF-8"
+    with file.open("rb") as f:
+        head = f.read(4)
+        for name, marks in _BOMS:
+            if head.startswith(marks):
+                raise LlmkitError(f"data {file} is {name} text (it starts with a {name} byte-order mark); "
+                                  f"UTF-8 is expected: {resave}")
+        f.seek(0)
+        offset, blank = 0, True
+        for number, raw in enumerate(f, 1):  # a newline byte never falls inside a UTF-8 character
+            if b"\x00" in raw:
+                raise LlmkitError(f"data {file} line {number} (byte {offset + raw.index(0)}): NUL bytes, as in UTF-16 "
+                                  f"or UTF-32 text without a byte-order mark; UTF-8 is expected: {resave}")
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise LlmkitError(f"data {file} line {number} (byte {offset + e.start}): 0x{raw[e.start]:02x} is not "
+                                  f"UTF-8 (Latin-1 or GBK text?); UTF-8 is expected: {resave}") from None
+            blank = blank and not raw.strip(codecs.BOM_UTF8 + b" \t\r\n")
+            offset += len(raw)
+    if blank:
+        raise LlmkitError(f"data {file} is empty" + (" (only blank lines)" if offset else "") + "; it needs examples")
+
+
+def _json_problem(file: Path) -> str | None:
+    """Where and why a JSON or JSON Lines file does not parse ("line 7: Expecting ',' delimiter (column 12)")."""
+    text = file.read_text(encoding="utf-8-sig")
+    try:
+        json.loads(text)
+        return None  # one valid JSON document: datasets failed for another reason
+    except json.JSONDecodeError as e:
+        if text.startswith("["):  # datasets reads such a file as one array, whatever its suffix
+            return _json_reason(e, e.lineno)
+    for number, line in enumerate(text.split("\n"), 1):
+        try:
+            if line.strip():
+                json.loads(line)
+        except json.JSONDecodeError as e:
+            return _json_reason(e, number)
+    return None
+
+
+def _json_reason(error: json.JSONDecodeError, line: int) -> str:
+    # Some of json's reasons end in "starting at" and read on into the column.
+    column = f" column {error.colno}" if error.msg.endswith(" at") else f" (column {error.colno})"
+    return f"line {line}: {error.msg}{column}"
+
+
+def _places(file: Path) -> list[int | str]:
+    """Where each record of a file is: its line (JSON Lines, CSV) or "record N" (a JSON array), "row N" (Parquet)."""
+    suffix = file.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return [f"row {index + 1}" for index in range(pq.ParquetFile(file).metadata.num_rows)]
+    if suffix == ".csv":
+        with file.open(encoding="utf-8-sig", newline="") as f:
+            reader, starts, line = csv.reader(f), [], 0
+            for row in reader:
+                if row:  # pandas skips blank lines
+                    starts.append(line + 1)
+                line = reader.line_num  # a quoted cell may span lines
+        return starts[1:]  # after the header
+    with file.open("rb") as f:
+        array = f.read(4).removeprefix(codecs.BOM_UTF8).startswith(b"[")  # datasets' own test
+        f.seek(0)
+        if array:
+            return [f"record {index + 1}" for index in range(len(json.load(f)))]
+        return [number for number, raw in enumerate(f, 1) if raw.strip()]  # datasets skips blank lines
 
 def detect_format(columns: list[str], first_row: dict[str, Any]) -> str:
     cols = set(columns)
@@ -61,29 +206,78 @@ def detect_format(columns: list[str], first_row: dict[str, Any]) -> str:
 
 
 def to_messages(row: dict[str, Any], form: str, system: str | None = None) -> list[dict[str, str]]:
-    """One record as a list of {"role", "content"} turns."""
+    """One record as a list of {"role", "content"} turns; BadRow when it does not fit `form` as it stands."""
+    own = _row_forms(row)
+    if own and form not in own:
+        raise BadRow(f"the row is in the {own[0]} form, not the file's {form} form")
     if form == "alpaca":
         messages = []
-        for question, answer in row.get("history") or []:
-            messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
-        prompt = row["instruction"] or ""
-        if row.get("input"):
-            prompt = f"{prompt}\n\n{row['input']}" if prompt else row["input"]
-        messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": row["output"] or ""}]
-        system = row.get("system") or system
+        history = row.get("history") or []
+        if not isinstance(history, list):
+            raise BadRow(f"'history' is {_kind(history)}, not a list of [question, answer] pairs")
+        for number, pair in enumerate(history, 1):
+            if not (isinstance(pair, list) and len(pair) == 2):
+                raise BadRow(f"'history' item {number} is not a [question, answer] pair")
+            messages += [{"role": "user", "content": _text(pair[0], f"'history' item {number}'s question")},
+                         {"role": "assistant", "content": _text(pair[1], f"'history' item {number}'s answer")}]
+        prompt = _text(row.get("instruction"), "'instruction'")
+        extra = _optional_text(row, "input")
+        if extra:
+            prompt = f"{prompt}\n\n{extra}" if prompt else extra
+        messages += [{"role": "user", "content": prompt},
+                     {"role": "assistant", "content": _text(row.get("output"), "'output'")}]
+        system = _optional_text(row, "system") or system
     else:
-        turns = row.get("messages") if row.get("messages") is not None else row.get("conversations")
-        if form == "messages":
-            messages = [{"role": t["role"], "content": t["content"] or ""} for t in turns]
-        else:
-            unknown = {t["from"] for t in turns} - set(_SHAREGPT_ROLES)
-            if unknown:
-                raise LlmkitError(f"sharegpt turn role {sorted(unknown)[0]!r} is not one of "
-                                  f"{', '.join(_SHAREGPT_ROLES)}")
-            messages = [{"role": _SHAREGPT_ROLES[t["from"]], "content": t["value"] or ""} for t in turns]
+        name = "conversations" if row.get("messages") is None and row.get("conversations") is not None else "messages"
+        turns = row.get(name)
+        if not (isinstance(turns, list) and turns):
+            raise BadRow(f"{name!r} is {_kind(turns)}, not a list of turns")
+        role_key, text_key, roles = ("role", "content", _ROLES) if form == "messages" else (
+            "from", "value", tuple(_SHAREGPT_ROLES))
+        messages = []
+        for number, turn in enumerate(turns, 1):
+            if not isinstance(turn, dict):
+                raise BadRow(f"turn {number} is {_kind(turn)}, not an object")
+            role = turn.get(role_key)
+            if role not in roles:
+                raise BadRow(f"role {role!r} is not one of {', '.join(roles)}")
+            messages.append({"role": _SHAREGPT_ROLES[role] if form == "sharegpt" else role,
+                             "content": _text(turn.get(text_key), f"turn {number}'s {text_key!r}")})
+        if all(m["role"] != "assistant" for m in messages):
+            raise BadRow("the conversation has no assistant turn")
     if system and not (messages and messages[0]["role"] == "system"):
         messages.insert(0, {"role": "system", "content": system})
     return messages
+
+
+def _row_forms(row: dict[str, Any]) -> list[str]:
+    """The forms that a row's own non-null fields fit. A file that mixes forms has every form's columns
+    (null where a row lacks them), so a row's form shows in its values, not in the columns."""
+    forms = ["alpaca"] if row.get("instruction") is not None or row.get("output") is not None else []
+    for name in ("messages", "conversations"):
+        turns = row.get(name)
+        if isinstance(turns, list) and turns and isinstance(turns[0], dict):
+            if turns[0].get("role") is not None or turns[0].get("content") is not None:
+                forms.append("messages")
+            if turns[0].get("from") is not None or turns[0].get("value") is not None:
+                forms.append("sharegpt")
+    return forms
+
+
+def _text(value: Any, name: str) -> str:
+    # Never "" or "None" in place of a missing field: that would train on an answer nobody wrote.
+    if isinstance(value, str):
+        return value
+    raise BadRow(f"{name} is {_kind(value)}, not a string")
+
+
+def _optional_text(row: dict[str, Any], name: str) -> str | None:
+    value = row.get(name)
+    return None if value is None else _text(value, repr(name))
+
+
+def _kind(value: Any) -> str:
+    return "null or missing" if value is None else _JSON_KINDS.get(type(value), type(value).__name__)
 
 
 @dataclass

@@ -37,6 +37,7 @@ def read_manifest(path: str | Path) -> FinetuneManifest:
     from llmkit.hub.resolve import resolve_source
 
     folder = Path(resolve_source(str(path)))
+    check_finished(folder)
     manifest = folder / MANIFEST
     if manifest.is_file():
         return FinetuneManifest(**json.loads(manifest.read_text(encoding="utf-8")))
@@ -52,10 +53,28 @@ def read_manifest(path: str | Path) -> FinetuneManifest:
 
 
 def is_finetune_output(path: str | Path) -> bool:
+    """True for anything `llmkit finetune` wrote, finished or not (reading an unfinished one then says why)."""
     from llmkit.hub.resolve import resolve_source
+    from llmkit.run_dir import RUN_RECORD
 
     folder = Path(resolve_source(str(path)))
-    return (folder / MANIFEST).is_file() or (folder / "adapter_config.json").is_file()
+    if (folder / MANIFEST).is_file() or (folder / "adapter_config.json").is_file():
+        return True
+    record = folder / RUN_RECORD
+    return record.is_file() and json.loads(record.read_text(encoding="utf-8")).get("job") == "finetune"
+
+
+def check_finished(folder: Path) -> None:
+    """Refuse an output whose run did not finish: its weights are missing, partial, or from an earlier step."""
+    from llmkit.checkpoints import CHECKPOINTS, checkpoints
+    from llmkit.run_dir import unfinished_reason
+
+    reason = unfinished_reason(folder)
+    if reason is None:
+        return
+    advice = (f"continue it with `llmkit finetune --resume {folder}`" if checkpoints(folder / CHECKPOINTS)
+              else "run it again")
+    raise LlmkitError(f"{folder} is not a finished run: it {reason}; {advice}")
 
 
 def load_finetuned(path: str | Path, *, base: str | None = None, dtype: str = "auto",

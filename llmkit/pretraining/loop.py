@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -26,12 +25,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from llmkit.checkpoints import begin_checkpoint, commit_checkpoint, prune_checkpoints
 from llmkit.config import TrainSection
 from llmkit.data.packing import IGNORE_INDEX
 from llmkit.pretraining.objectives import LossFn, liger_fused_loss, logits_loss, shift_targets
 from llmkit.pretraining.throughput import mfu
-
-CHECKPOINTS = "checkpoints"
 
 
 @dataclass
@@ -307,12 +305,9 @@ class Pretrainer:
         import torch
         from safetensors.torch import save_model
 
-        target = folder / f"step-{self.step}"
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
-            staging = target.with_name(target.name + ".partial")
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir(parents=True)
+            staging = begin_checkpoint(folder, self.step)
             save_model(self.unwrapped, str(staging / "model.safetensors"))
             torch.save(self.optimizer.state_dict(), staging / "optimizer.pt")
             torch.save(self.scheduler.state_dict(), staging / "scheduler.pt")
@@ -320,11 +315,10 @@ class Pretrainer:
             torch.save({"cpu": torch.get_rng_state(), "cuda": cuda_rng}, staging / "rng.pt")
             state = {"step": self.step, "log_history": self.log_history}
             (staging / "state.json").write_text(json.dumps(state), encoding="utf-8")
-            staging.rename(target)
-            for old in checkpoints(folder)[:-keep] if keep > 0 else []:
-                shutil.rmtree(old)
+            commit_checkpoint(staging)
+            prune_checkpoints(folder, keep)
         self.accelerator.wait_for_everyone()
-        return target
+        return folder / f"step-{self.step}"
 
     def load_checkpoint(self, checkpoint: Path) -> None:
         """Restore everything `save_checkpoint` wrote; the next step is the one after the checkpoint."""
@@ -371,14 +365,6 @@ def model_inputs(input_ids: Any, labels: Any, masking: Masking | None, seed: int
     maskable = real & ~torch.isin(input_ids, torch.as_tensor(masking.special_ids, device=input_ids.device))
     corrupted, targets = mask_tokens(input_ids, maskable, masking.mask_id, masking.vocab_size, seed, step)
     return corrupted, targets, real.long()
-
-
-def checkpoints(folder: Path) -> list[Path]:
-    """Complete checkpoints in `folder`, oldest first (a `.partial` one was interrupted and is ignored)."""
-    if not folder.is_dir():
-        return []
-    found = [p for p in folder.glob("step-*") if p.is_dir() and p.name.removeprefix("step-").isdigit()]
-    return sorted(found, key=lambda p: int(p.name.removeprefix("step-")))
 
 
 def _adamw(model: Any, cfg: TrainSection, fused: bool) -> Any:

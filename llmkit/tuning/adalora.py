@@ -8,9 +8,12 @@ AdaLoRA silently degrades to plain LoRA.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
+
+ALLOCATOR_STATE = "adalora_allocator.pt"
 
 
 class AdaLoraCallback(TrainerCallback):
@@ -31,6 +34,24 @@ class AdaLoraCallback(TrainerCallback):
     def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         # Called after optimizer.step() and before zero_grad(): the gradients are still there.
         self.peft_model.base_model.update_and_allocate(state.global_step)
+
+    # Resumable state (llmkit.resumable_trainer): the importance averages that decide the next allocation,
+    # and the rank pattern allocated so far. Without them a resumed run would allocate from fresh scores.
+    def save_state(self, folder: Path) -> None:
+        import torch
+
+        allocator = self.peft_model.base_model.rankallocator
+        torch.save({"ipt": allocator.ipt, "exp_avg_ipt": allocator.exp_avg_ipt, "exp_avg_unc": allocator.exp_avg_unc,
+                    "rank_pattern": self.peft_model.peft_config["default"].rank_pattern}, folder / ALLOCATOR_STATE)
+
+    def load_state(self, folder: Path) -> None:
+        import torch
+
+        saved = torch.load(folder / ALLOCATOR_STATE, weights_only=True)
+        allocator = self.peft_model.base_model.rankallocator
+        allocator.ipt, allocator.exp_avg_ipt, allocator.exp_avg_unc = (
+            saved["ipt"], saved["exp_avg_ipt"], saved["exp_avg_unc"])
+        self.peft_model.peft_config["default"].rank_pattern = saved["rank_pattern"]
 
 
 def final_ranks(peft_model: Any) -> dict[str, int]:

@@ -93,7 +93,7 @@ def run(cfg: ClassicTrainConfig, preset: Preset, options: dict[str, Any], output
     tokenizer.save_pretrained(output)
     save_loss_curve(trainer.state.log_history, output, f"train {preset.name}")
     record.update(metrics=metrics, sample={"prompt": prompt, "continuation": sample},
-                  distributed=distributed_summary(trainer))
+                  distributed=distributed_summary(trainer), status="finished")
     console.info(f"validation loss {eval_loss:.3f} per character (perplexity {math.exp(eval_loss):.2f})")
     console.info(f"sample: {prompt!r} -> {sample!r}")
     console.info(f"saved to {output}")

@@ -151,7 +151,7 @@ def run(cfg: DiffusionConfig) -> dict[str, Any]:
     grid("final")
     save_loss_curve(state.history, output, f"DDPM on {Path(images.source).name}")
     record.update(data={"source": images.source, "images": len(images.pixels),
-                        "shape": list(images.pixels.shape[1:])}, metrics=metrics)
+                        "shape": list(images.pixels.shape[1:])}, metrics=metrics, status="finished")
     console.info(console.table(["steps", "final loss", "UNet parameters"],
                                [[state.step, metrics["loss"], f"{n_params:,}"]]))
     console.info(f"saved to {output}: DDPMPipeline.from_pretrained({str(output)!r}) loads it; "

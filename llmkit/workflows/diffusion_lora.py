@@ -172,7 +172,7 @@ def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
     grid("final")
     save_loss_curve(state.history, output, f"LoRA on {Path(images.source).name}")
     record.update(base_model=str(cfg.model), prompt=prompt, metrics=metrics,
-                  data={"source": images.source, "images": len(images.pixels)})
+                  data={"source": images.source, "images": len(images.pixels)}, status="finished")
     console.info(console.table(["steps", "trainable params", "probe loss before", "probe loss after"],
                                [[state.step, f"{n_trainable:,}", f"{before:.4f}", f"{after:.4f}"]]))
     console.info(f"saved to {output / LORA_WEIGHTS}; apply with `llmkit diffusion sample --model {cfg.model} "

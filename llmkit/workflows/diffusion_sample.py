@@ -114,6 +114,6 @@ def run(cfg: DiffusionSampleConfig) -> dict[str, Any]:
     save_images(images, output / "images")
     save_grid(images, output / "grid.png", scale=2 if images.shape[1] <= 64 else 1)
     record.update(metrics={"images": len(images)}, pipeline=type(pipe).__name__,
-                  scheduler=type(pipe.scheduler).__name__)
+                  scheduler=type(pipe.scheduler).__name__, status="finished")
     console.info(f"{len(images)} images in {output / 'images'}, grid in {output / 'grid.png'}")
     return {"output": output, "images": images}

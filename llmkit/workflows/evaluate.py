@@ -85,7 +85,7 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
     files = write_report(output, records, results)
     record.update(metrics={"total": results["total"], **results["tracks"]},
                   cache={"hits": cache.hits, "misses": cache.misses, "file": str(cache.path)},
-                  files=[f.name for f in files])
+                  files=[f.name for f in files], status="finished")
     console.info("\n" + tracks_table(results) + "\n\n" + category_table(results))
     console.info(f"\nmodel outputs: {cache.hits} from the cache, {cache.misses} computed")
     console.info(f"saved to {output}")

@@ -10,15 +10,18 @@ says how to reload it  7. score after and print the before/after table.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
 from llmkit import console
+from llmkit.checkpoints import CHECKPOINTS, checkpoints
 from llmkit.config import FinetuneConfig, to_dict
-from llmkit.errors import LlmkitError
-from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir
+from llmkit.errors import LlmkitError, RunInterrupted
+from llmkit.run_dir import RunRecord, check_output_dir, check_writable, default_output, prepare_output_dir
 from llmkit.training import (
     distributed_summary,
     save_loss_curve,
@@ -39,7 +42,11 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
         raise LlmkitError(f"--method {method.name} saves its weights in llmkit's own format, which cannot be "
                           f"gathered from FSDP / ZeRO-3 shards yet; use DDP or DeepSpeed ZeRO-2 for it")
     output = Path(cfg.output) if cfg.output else default_output("finetune", cfg.method)
-    check_output_dir(output, cfg.overwrite)
+    resume_from = _resume_checkpoint(cfg, output)
+    if resume_from is None:
+        check_output_dir(output, cfg.overwrite)
+    else:
+        check_writable(output)
     task = _make_task(cfg)
 
     # 2. Base model and tokenizer. Seed first: a classifier's new head initialises randomly as it loads, and
@@ -52,15 +59,16 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     model_kwargs = method.load_kwargs(cfg, family) if method.load_kwargs else {}
     model, tokenizer = _load_base(base_path, cfg, method, family, task.labels, model_kwargs)
 
-    prepare_output_dir(output, cfg.overwrite)
+    if resume_from is None:
+        prepare_output_dir(output, cfg.overwrite)
     record = RunRecord(output, "finetune", cfg)
-    record.update(base_model=base_path)
+    record.update(base_model=base_path, resumed_from=str(resume_from) if resume_from else None)
 
     # 3. Data.
     record.start("tokenize")
     train_set, stats = task.tokenize(tokenizer)
     record.stop("tokenize")
-    record.update(data=stats)
+    record.update(data=stats, refused_rows=getattr(task, "refused_rows", []))
 
     # 4. Score the base model. On CPU, bitsandbytes repacks 4-bit weights for inference the first time
     # they run without grad, and layers with a bias cannot train after that: a quantised base is scored
@@ -87,9 +95,18 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
                  f"({100 * trainable / total:.2f}%)")
     packing = _use_packing(cfg, method, family)
     trainer = _trainer(model, tokenizer, train_set, task.collator(tokenizer, packing), cfg, method, output)
+    from llmkit.resumable_trainer import StopOnInterrupt, stop_on_ctrl_c
+
+    stop = StopOnInterrupt(save=cfg.train.save_steps > 0)
+    trainer.add_callback(stop)
+    if resume_from is not None:
+        console.info(f"resuming from {resume_from}")
     record.start("train")
-    train_output = trainer.train()
+    with stop_on_ctrl_c(stop):
+        train_output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     record.stop("train")
+    if stop.requested:
+        _stop_interrupted(record, trainer.state, output)
     metrics = {**train_summary(trainer, train_output), "trainable_parameters": trainable,
                "total_parameters": total}
     record.update(distributed=distributed_summary(trainer))
@@ -101,9 +118,18 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     if not console.is_main_process():  # the other ranks are done: rank 0 saves and scores
         return {"output": output, "metrics": metrics}
 
-    # 6. Save what the method trained, and how to load it back.
-    save_finetuned(model, tokenizer, output, method, cfg, base_path, task.labels, model_kwargs,
-                   weights_saved=weights_saved)
+    # 6. Save what the method trained, and how to load it back; a finished run needs no checkpoints.
+    try:
+        save_finetuned(model, tokenizer, output, method, cfg, base_path, task.labels, model_kwargs,
+                       weights_saved=weights_saved)
+    except OSError as e:  # a full disk, a folder made read-only during the run
+        with contextlib.suppress(OSError):  # on a full disk the record may not fit either: it then says "running"
+            record.update(status="failed", error=f"saving: {e}")
+        kept = checkpoints(output / CHECKPOINTS)
+        advice = (f"the checkpoint {kept[-1]} is kept: free space, then `llmkit finetune --resume {output}`"
+                  if kept else "free space or choose another --output")
+        raise LlmkitError(f"cannot save the trained model in {output} ({e.strerror or e}); {advice}") from e
+    shutil.rmtree(output / CHECKPOINTS, ignore_errors=True)
     save_loss_curve(trainer.state.log_history, output, f"finetune {method.name}")
 
     # 7. Score again and report.
@@ -118,10 +144,31 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
         record.stop("eval_after")
         _write_predictions(items, output / "predictions.jsonl")
     metrics.update({f"{task.metric}_{k}": round(v, 2) for k, v in scores.items()})
-    record.update(metrics=metrics)
+    record.update(metrics=metrics, status="finished")
     console.info("\n" + summary_table(method.name, metrics, task.metric, task.n_eval))
     console.info(f"saved to {output}")
     return {"output": output, "metrics": metrics, "model": model, "tokenizer": tokenizer}
+
+
+def _resume_checkpoint(cfg: FinetuneConfig, output: Path) -> Path | None:
+    if not cfg.resume:
+        return None
+    found = checkpoints(output / CHECKPOINTS)
+    if not cfg.output or not found:
+        raise LlmkitError(f"--resume: no checkpoint in {output / CHECKPOINTS}; pass the output folder of an "
+                          f"interrupted run (checkpoints are written every train.save_steps steps and on Ctrl-C)")
+    return found[-1]
+
+
+def _stop_interrupted(record: RunRecord, state: Any, output: Path) -> None:
+    """Mark the run interrupted and stop it with a line that says what was kept and how to go on."""
+    record.update(status="interrupted", step=state.global_step, max_steps=state.max_steps)
+    kept = checkpoints(output / CHECKPOINTS)
+    where = f"step {state.global_step} of {state.max_steps}"
+    if kept:
+        raise RunInterrupted(f"stopped at {where}; checkpoint {kept[-1]} kept; continue with "
+                             f"`llmkit finetune --resume {output}`")
+    raise RunInterrupted(f"stopped at {where}; no checkpoint kept (train.save_steps is 0)")
 
 
 def _make_task(cfg: FinetuneConfig) -> Any:
@@ -194,9 +241,8 @@ def _use_packing(cfg: FinetuneConfig, method: Method, family: Family | None) -> 
 
 def _trainer(model: Any, tokenizer: Any, train_set: Any, collator: Any, cfg: FinetuneConfig, method: Method,
              output: Path) -> Any:
-    from transformers import Trainer
-
     from llmkit.rank_audit import RankAudit
+    from llmkit.resumable_trainer import ResumableTrainer
 
     callbacks = [RankAudit()]
     if method.name == "adalora":
@@ -205,7 +251,9 @@ def _trainer(model: Any, tokenizer: Any, train_set: Any, collator: Any, cfg: Fin
         callbacks.append(AdaLoraCallback(model, cfg.adalora.tinit, cfg.adalora.tfinal))
     model.config.use_cache = False
     # Classification batches carry token_type_ids/attention_mask the model takes; keep every column.
-    return Trainer(model=model, args=training_arguments(cfg.train, output, remove_unused_columns=False),
+    args = training_arguments(cfg.train, output, remove_unused_columns=False, save_steps=cfg.train.save_steps,
+                              keep_checkpoints=cfg.train.keep_checkpoints)
+    return ResumableTrainer(model=model, args=args,
                    train_dataset=train_set, data_collator=collator, processing_class=tokenizer,
                    callbacks=callbacks)
 

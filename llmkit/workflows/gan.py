@@ -145,7 +145,7 @@ def run(cfg: GanConfig) -> dict[str, Any]:
                         "shape": list(images.pixels.shape[1:])},
                   model={"generator_parameters": sum(p.numel() for p in generator.parameters()),
                          "discriminator_parameters": sum(p.numel() for p in discriminator.parameters())},
-                  metrics=metrics)
+                  metrics=metrics, status="finished")
     console.info(console.table(["steps", "D loss", "G loss", "D(real)", "D(G(z))"],
                                [[state.step, last["loss_d"], last["loss_g"], metrics["d_real"], metrics["d_fake"]]]))
     console.info(f"saved to {output} (generator/, discriminator/, samples/final.png, loss_curve.png)")
@@ -170,7 +170,7 @@ def sample(cfg: GanSampleConfig) -> dict[str, Any]:
     record = RunRecord(output, "gan-sample", cfg)
     save_images(images, output / "images")
     save_grid(images, output / "grid.png", scale=2)
-    record.update(metrics={"images": len(images)})
+    record.update(metrics={"images": len(images)}, status="finished")
     console.info(f"{len(images)} images in {output / 'images'}, grid in {output / 'grid.png'}")
     return {"output": output, "images": images}
 

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
+from llmkit.checkpoints import CHECKPOINTS, checkpoints
 from llmkit.config import PretrainConfig
 from llmkit.errors import LlmkitError
 from llmkit.pretraining.architectures import Vocabulary, build_model, is_masked_lm
-from llmkit.pretraining.loop import CHECKPOINTS, Blocks, LogHooks, Masking, Pretrainer, checkpoints
+from llmkit.pretraining.loop import Blocks, LogHooks, Masking, Pretrainer
 from llmkit.pretraining.presets import apply_preset
 from llmkit.run_dir import RunRecord, default_output, prepare_output_dir
 from llmkit.training import save_loss_curve, weights_are_sharded
@@ -96,7 +97,7 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
         trainer.unwrapped.save_pretrained(output)
         shutil.rmtree(output / CHECKPOINTS, ignore_errors=True)
         save_loss_curve(trainer.log_history, output, f"pretrain {cfg.arch.type} ({cfg.arch.preset})")
-        record.update(metrics=metrics)
+        record.update(metrics=metrics, status="finished")
     shown = ", ".join(f"{k} {v}" for k, v in final_eval.items() if k != "step")
     speed = f"{metrics.get('tokens_per_second', 0):,.0f} tokens/s"
     if "mfu" in metrics:

@@ -6,7 +6,6 @@ from typing import Any
 
 from llmkit import console
 from llmkit.config import FinetuneConfig
-from llmkit.errors import LlmkitError
 
 
 class SftTask:
@@ -16,7 +15,8 @@ class SftTask:
 
     def __init__(self, cfg: FinetuneConfig):
         self.cfg = cfg
-        self.train_chats, self.eval_chats = load_conversations(cfg)
+        # Rows refused in the train and eval files, {"file", "line", "reason"}, for the run record.
+        self.train_chats, self.eval_chats, self.refused_rows = load_conversations(cfg)
 
     @property
     def n_train(self) -> int:
@@ -54,31 +54,27 @@ class SftTask:
                            "prediction": i.prediction, "correct": i.correct} for i in items]
 
 
-def load_conversations(cfg: FinetuneConfig) -> tuple[list[list[dict]], list[list[dict]]]:
-    """(training conversations, held-out conversations scored by exact match)."""
+def load_conversations(cfg: FinetuneConfig) -> tuple[list[list[dict]], list[list[dict]], list[dict]]:
+    """(training conversations, held-out conversations scored by exact match, rows refused in either file)."""
+    refused: list[dict] = []
     if cfg.data.path is None:
         from llmkit.data.demo_tasks import demo_task_split
 
         train = [e["messages"] for e in demo_task_split("train", seed=cfg.train.seed)]
         held_out = [e["messages"] for e in demo_task_split("test", cfg.eval.max_samples, seed=0)]
     else:
-        train = _read_conversations(cfg.data.path, cfg)
-        held_out = _read_conversations(cfg.data.eval_path, cfg) if cfg.data.eval_path else []
+        train, refused = _read_conversations(cfg.data.path, cfg)
+        held_out, refused_eval = _read_conversations(cfg.data.eval_path, cfg) if cfg.data.eval_path else ([], [])
+        refused += refused_eval
     if cfg.data.limit:
         train = train[:cfg.data.limit]
     if cfg.data.system:
         train, held_out = ([[{"role": "system", "content": cfg.data.system}] + c
                             if c[0]["role"] != "system" else c for c in chats] for chats in (train, held_out))
-    return train, held_out[:cfg.eval.max_samples]
+    return train, held_out[:cfg.eval.max_samples], refused
 
 
-def _read_conversations(path: str, cfg: FinetuneConfig) -> list[list[dict]]:
-    from llmkit.data.sft import detect_format, load_records, to_messages
+def _read_conversations(path: str, cfg: FinetuneConfig) -> tuple[list[list[dict]], list[dict]]:
+    from llmkit.data.sft import read_conversations
 
-    records = load_records(path)
-    form = cfg.data.format if cfg.data.format != "auto" else detect_format(records.column_names, records[0])
-    try:
-        return [to_messages(row, form) for row in records]
-    except (KeyError, TypeError) as e:
-        raise LlmkitError(f"data {path}: a record does not fit the {form} form ({e!r})") from None
-
+    return read_conversations(path, cfg.data.format)

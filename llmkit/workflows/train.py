@@ -115,7 +115,7 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
     save_confusion_matrix(counts, classes, output, f"{preset.name} on {Path(source).name}")
     save_loss_curve(trainer.state.log_history, output, f"train {preset.name}")
     save_accuracy_curve(trainer.state.log_history, output, f"{preset.name} on {Path(source).name}")
-    record.update(metrics=metrics, confusion_matrix=counts.tolist())
+    record.update(metrics=metrics, confusion_matrix=counts.tolist(), status="finished")
     console.info(console.table(
         ["model", "params", "epochs", "train s", "test accuracy", "macro F1"],
         [[preset.name, f"{n_params:,}", metrics["epochs"], metrics["train_seconds"],

@@ -1,0 +1,146 @@
+"""Fine-tuning survives faults: a run killed with SIGKILL resumes to the same losses and weights, Ctrl-C stops
+cleanly with a checkpoint and exit code 130, and nothing reads an unfinished output as a finished model."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from llmkit.errors import LlmkitError
+
+# One thread: the uninterrupted and the resumed run must do the same arithmetic to match bit for bit.
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+LEARNING_RATES = {"lora": "1e-3", "prompt": "1e-1", "adapter": "1e-3"}
+
+
+def _args(base: Path, method: str, steps: int, *extra: str) -> list[str]:
+    return ["finetune", "--model", str(base), "--method", method, "--max-steps", str(steps), "--batch-size", "4",
+            "--lr", LEARNING_RATES[method], "--set", "train.logging_steps=1", "--set", "data.limit=64",
+            "--set", "data.max_length=64", "--set", "eval.max_samples=0", *extra]
+
+
+def _llmkit(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "llmkit", *args], capture_output=True, text=True, env=ENV,
+                          timeout=600)
+
+
+def _start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "llmkit", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=ENV)
+
+
+def _wait_for(condition, process: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f"the run ended before the test could stop it: {process.stderr.read()}"
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+def _has_checkpoint(output: Path) -> bool:
+    folder = output / "checkpoints"
+    return folder.is_dir() and any(p.name.startswith("step-") and not p.name.endswith(".partial")
+                                   for p in folder.iterdir())
+
+
+def _losses(output: Path) -> list[float]:
+    return [e["loss"] for e in json.loads((output / "loss_history.json").read_text()) if "loss" in e]
+
+
+def _weights(output: Path) -> dict:
+    return {f"{f.name}:{k}": v for f in sorted(output.glob("*.safetensors")) for k, v in load_file(f).items()}
+
+
+def _record(output: Path) -> dict:
+    return json.loads((output / "llmkit_run.json").read_text())
+
+
+def _one_line_error(result: subprocess.CompletedProcess, code: int, prefix: str) -> str:
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert result.returncode == code and "Traceback" not in result.stderr, result.stderr
+    assert lines[-1].startswith(prefix), result.stderr
+    return lines[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["lora", "prompt", "adapter"])
+def test_a_killed_run_resumes_to_the_same_losses_and_weights(family_base, tmp_path, method):
+    base = family_base("llama")
+    args = _args(base, method, 200, "--set", "train.save_steps=5")
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert _llmkit(*args, "--output", str(whole)).returncode == 0
+
+    run = _start(*args, "--output", str(killed))
+    _wait_for(lambda: _has_checkpoint(killed), run)
+    run.send_signal(signal.SIGKILL)
+    assert run.wait() == -signal.SIGKILL
+
+    # The killed output is recognised as unfinished, with the way on.
+    refused = _one_line_error(_llmkit("merge", str(killed), "--output", str(tmp_path / "m")), 2, "error: ")
+    assert "not a finished run" in refused and "--resume" in refused
+
+    resumed = _llmkit("finetune", "--resume", str(killed))
+    assert resumed.returncode == 0, resumed.stderr
+    assert _losses(killed) == _losses(whole) and len(_losses(whole)) == 200
+    assert _weights(killed).keys() == _weights(whole).keys()
+    assert all((a == b).all() for a, b in zip(_weights(killed).values(), _weights(whole).values()))
+    record = _record(killed)
+    assert record["status"] == "finished" and "checkpoints/step-" in record["resumed_from"]
+    assert not (killed / "checkpoints").exists()  # a finished run needs none
+
+
+def test_ctrl_c_stops_with_a_checkpoint_and_exit_code_130(family_base, tmp_path):
+    output = tmp_path / "out"
+    run = _start(*_args(family_base("llama"), "lora", 100000, "--output", str(output)))
+    # Training has begun once the record holds the tokenising time (no base scoring: eval.max_samples=0).
+    _wait_for(lambda: (output / "llmkit_run.json").is_file() and "tokenize" in _record(output)["timings_s"], run)
+    time.sleep(2)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=300)
+    assert run.returncode == 130 and "Traceback" not in stderr, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("interrupted: stopped at step ") and f"llmkit finetune --resume {output}" in last
+
+    record = _record(output)
+    assert record["status"] == "interrupted" and record["step"] > 0
+    assert (output / "checkpoints" / f"step-{record['step']}" / "trainable_weights.safetensors").is_file()
+    assert not (output / "llmkit_finetune.json").exists()  # nothing that loads as a finished adapter
+    refused = _one_line_error(_llmkit("merge", str(output), "--output", str(tmp_path / "m")), 2, "error: ")
+    assert f"was interrupted at step {record['step']}" in refused
+
+
+def test_resume_without_a_checkpoint_is_one_line(tmp_path):
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "llmkit_recipe.yaml").write_text("method: lora\n")
+    line = _one_line_error(_llmkit("finetune", "--resume", str(output)), 2, "error: ")
+    assert "no checkpoint" in line and "train.save_steps" in line
+
+
+def test_a_full_disk_while_saving_is_one_error_and_no_loadable_output(family_base, tmp_path, monkeypatch):
+    from llmkit.config import FinetuneConfig, build_config
+    from llmkit.models.finetuned import load_finetuned
+    from llmkit.workflows import finetune
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(finetune, "_save_weights", disk_full)
+    output = tmp_path / "out"
+    cfg = build_config(FinetuneConfig, {"model": {"path": str(family_base("llama"))}, "output": str(output),
+                                        "data": {"limit": 8, "max_length": 64}, "eval": {"max_samples": 0},
+                                        "train": {"max_steps": 2, "batch_size": 4}})
+    with pytest.raises(LlmkitError, match="No space left on device"):
+        finetune.run(cfg)
+    assert _record(output)["status"] == "failed"
+    with pytest.raises(LlmkitError, match="not a finished run: it failed"):
+        load_finetuned(output)
