@@ -118,3 +118,48 @@ def test_module_and_console_entry_behave_the_same(entry):
     result = subprocess.run([sys.executable, *entry, "methods"], capture_output=True, text=True)
     assert result.returncode == 0 and "lora" in result.stdout
 
+
+
+@pytest.mark.parametrize("setting, fragments", [
+    ("train.batch_size=0", ["'train.batch_size'", "at least 1", "0"]),
+    ("train.lr=-1", ["'train.lr'", "greater than 0", "-1.0"]),
+    ("train.epochs=-1", ["'train.epochs'", "greater than 0"]),
+    ("lora.r=0", ["'lora.r'", "at least 1"]),
+    ("train.lr=.nan", ["'train.lr'", "finite"]),
+    ("train.scheduler=cosinus", ["'train.scheduler'", "cosine"]),
+])
+def test_bad_values_are_one_line_before_any_model_loads(tmp_path, setting, fragments):
+    result = llmkit("finetune", "--model", str(tmp_path / "no-model-needed"), "--set", setting,
+                    "--output", str(tmp_path / "o"))
+    _assert_one_line_error(result, *fragments)
+    assert not (tmp_path / "o").exists()
+
+
+def _utf16(path):
+    path.write_text('{"instruction": "q", "output": "a"}\n', encoding="utf-16")
+
+
+def _cut_off(path):
+    path.write_text('{"instruction": "q", "output": "a"}\n{"instruction": "q2", "out', encoding="utf-8")
+
+
+def _all_rows_bad_role(path):
+    path.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "bot", "content": "yo"}]}\n')
+
+
+@pytest.mark.parametrize("write, fragments", [
+    (_utf16, ["UTF-16", "UTF-8"]),
+    (_cut_off, ["line 2", "fix or remove that line"]),
+    (lambda path: path.write_text(""), ["is empty"]),
+    (_all_rows_bad_role, ["no row is usable", "line 1", "'bot'"]),
+])
+def test_bad_data_files_are_one_line(tmp_path, write, fragments):
+    data = tmp_path / "train.jsonl"
+    write(data)
+    _assert_one_line_error(llmkit("finetune", "--data", str(data), "--output", str(tmp_path / "o")),
+                           str(data), *fragments)
+    assert not (tmp_path / "o").exists()
+
+
+def test_unwritable_output_fails_before_any_model_loads(tmp_path):
+    _assert_one_line_error(llmkit("finetune", "--output", "/proc/llmkit-out"), "cannot write to /proc/llmkit-out")

@@ -1,6 +1,6 @@
 import pytest
 
-from llmkit.config import FinetuneConfig, build_config, parse_set_overrides
+from llmkit.config import FinetuneConfig, PretrainConfig, build_config, parse_set_overrides
 from llmkit.errors import LlmkitError
 from llmkit.recipes import all_recipes, resolve
 
@@ -94,3 +94,21 @@ def test_bad_yaml_reports_line(tmp_path):
     with pytest.raises(LlmkitError, match="not valid YAML at line"):
         resolve(str(bad)).load()
 
+
+
+def test_every_jobs_defaults_lie_in_their_declared_ranges():
+    from llmkit.config import JOBS
+
+    for cls in JOBS.values():
+        build_config(cls, {})
+
+
+def test_a_value_out_of_range_names_key_value_and_what_is_allowed():
+    with pytest.raises(LlmkitError, match=r"'lora.dropout' must be at least 0 and less than 1; got 1.5"):
+        build_config(FinetuneConfig, {"lora": {"dropout": 1.5}}, source="--set")
+    with pytest.raises(LlmkitError, match=r"'train.lr' must be a finite number; got inf"):
+        build_config(FinetuneConfig, {"train": {"lr": float("inf")}}, source="--set")
+    # pretraining keeps lr 0 for "the architecture's default"; fine-tuning needs a real rate
+    assert build_config(PretrainConfig, {"train": {"lr": 0}}).train.lr == 0
+    with pytest.raises(LlmkitError, match="'train.lr' must be greater than 0"):
+        build_config(FinetuneConfig, {"train": {"lr": 0}})

@@ -144,3 +144,23 @@ def test_a_full_disk_while_saving_is_one_error_and_no_loadable_output(family_bas
     assert _record(output)["status"] == "failed"
     with pytest.raises(LlmkitError, match="not a finished run: it failed"):
         load_finetuned(output)
+
+
+def test_refused_rows_are_named_in_the_run_record(family_base, tmp_path):
+    from llmkit.config import FinetuneConfig, build_config
+    from llmkit.workflows import finetune
+
+    data = tmp_path / "mixed.jsonl"
+    rows = [{"instruction": f"q{i}", "output": f"a{i}"} for i in range(6)]
+    rows[2] = {"instruction": "q", "output": None}
+    rows[4] = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    output = tmp_path / "out"
+    finetune.run(build_config(FinetuneConfig, {
+        "model": {"path": str(family_base("llama"))}, "data": {"path": str(data), "max_length": 64},
+        "output": str(output), "eval": {"max_samples": 0}, "train": {"max_steps": 1, "batch_size": 4}}))
+    record = _record(output)
+    assert [(r["line"], r["reason"]) for r in record["refused_rows"]] == [
+        (3, "'output' is null or missing, not a string"),
+        (5, "the row is in the messages form, not the file's alpaca form")]
+    assert record["data"]["examples"] == 4 and record["status"] == "finished"

@@ -14,6 +14,8 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,23 @@ def _describe(row: dict[str, Any]) -> str:
     return f"{row['file']} {where}: {row['reason']}"
 
 
+@contextmanager
+def _datasets_quiet() -> Iterator[None]:
+    """No progress bar or log lines from datasets while it reads: on a bad file it logs the parser's error
+    before raising, and llmkit says the same once, with the line, in its own error."""
+    from datasets.utils import logging as datasets_logging
+
+    verbosity, bars = datasets_logging.get_verbosity(), datasets_logging.is_progress_bar_enabled()
+    datasets_logging.set_verbosity(datasets_logging.CRITICAL)
+    datasets_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        datasets_logging.set_verbosity(verbosity)
+        if bars:
+            datasets_logging.enable_progress_bar()
+
+
 def _load(path: str, csv_as_text: bool = False) -> tuple[Any, list[Path]]:
     """The records of `path` and the files they were read from, in order."""
     from datasets import Features, Value, load_dataset
@@ -99,7 +118,8 @@ def _load(path: str, csv_as_text: bool = False) -> tuple[Any, list[Path]]:
         with files[0].open(encoding="utf-8-sig", newline="") as f:
             kwargs["features"] = Features({name: Value("string") for name in next(r for r in csv.reader(f) if r)})
     try:
-        dataset = load_dataset(builder, data_files=[str(f) for f in files], split="train", **kwargs)
+        with _datasets_quiet():
+            dataset = load_dataset(builder, data_files=[str(f) for f in files], split="train", **kwargs)
     except Exception as e:  # datasets raises many types for unreadable files
         for file in files if builder == "json" else []:
             problem = _json_problem(file)
