@@ -10,6 +10,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from llmkit.errors import LlmkitError
+
 CHECKPOINTS = "checkpoints"  # the folder inside a run's output
 _PREFIX = "step-"
 
@@ -47,3 +49,14 @@ def prune_checkpoints(folder: Path, keep: int) -> None:
     """Delete all but the newest `keep` checkpoints (0 keeps them all)."""
     for old in checkpoints(folder)[:-keep] if keep > 0 else []:
         shutil.rmtree(old)
+
+
+def checkpoint_to_resume(output: Path | None, when_written: str) -> Path:
+    """The newest checkpoint of the interrupted run in `output`, or one line saying why there is none.
+    `when_written` tells the user which setting writes checkpoints."""
+    found = checkpoints(output / CHECKPOINTS) if output else []
+    if not found:
+        where = output / CHECKPOINTS if output else "the output folder"
+        raise LlmkitError(f"--resume: no checkpoint in {where}; pass the output folder of an interrupted run "
+                          f"(checkpoints are written {when_written})")
+    return found[-1]

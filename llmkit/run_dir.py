@@ -147,4 +147,18 @@ def unfinished_reason(folder: Path) -> str | None:
         return f"was interrupted at step {data.get('step', '?')}"
     if status == "failed":
         return f"failed: {data.get('error', 'unknown error')}"
-    return f"did not finish (it is still running as process {data.get('pid', '?')}, or was killed)"
+    if _process_alive(data.get("pid")):
+        return f"is still running (process {data['pid']})"
+    return "did not finish (its process was killed)"
+
+
+def _process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0 only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from llmkit.errors import LlmkitError
@@ -164,3 +165,42 @@ def test_refused_rows_are_named_in_the_run_record(family_base, tmp_path):
         (3, "'output' is null or missing, not a string"),
         (5, "the row is in the messages form, not the file's alpaca form")]
     assert record["data"]["examples"] == 4 and record["status"] == "finished"
+
+
+METHOD_LRS = {"full": 1e-3, "prefix": 1e-1, "prompt": 1e-1, "ptuning": 1e-1, "ptuning-v2": 1e-1}
+
+
+@pytest.mark.parametrize("method", ["full", "freeze", "lora", "dora", "qlora", "adalora", "adapter", "prefix",
+                                    "prompt", "ptuning", "ptuning-v2"])
+def test_every_method_resumes_exactly_after_an_interrupt(family_base, tmp_path, monkeypatch, method):
+    from llmkit.config import FinetuneConfig, build_config
+    from llmkit.errors import RunInterrupted
+    from llmkit.resumable_trainer import StopOnInterrupt
+    from llmkit.workflows import finetune
+
+    def cfg(output: Path, **extra) -> FinetuneConfig:
+        return build_config(FinetuneConfig, {
+            "method": method, "model": {"path": str(family_base("llama"))}, "output": str(output),
+            "data": {"limit": 32, "max_length": 64}, "eval": {"max_samples": 0}, "adalora": {"delta_t": 2},
+            "train": {"max_steps": 16, "batch_size": 4, "lr": METHOD_LRS.get(method, 1e-2), "logging_steps": 1}},
+            extra)
+
+    whole = finetune.run(cfg(tmp_path / "whole"))
+    original = StopOnInterrupt.on_step_end
+
+    def ctrl_c_at_step_7(self, args, state, control, **kwargs):
+        self.requested = self.requested or state.global_step == 7
+        original(self, args, state, control, **kwargs)
+
+    monkeypatch.setattr(StopOnInterrupt, "on_step_end", ctrl_c_at_step_7)
+    with pytest.raises(RunInterrupted, match="stopped at step 7 of 16"):
+        finetune.run(cfg(tmp_path / "cut"))
+    monkeypatch.setattr(StopOnInterrupt, "on_step_end", original)
+    resumed = finetune.run(cfg(tmp_path / "cut", resume=True))
+
+    assert _losses(tmp_path / "cut") == _losses(tmp_path / "whole")
+    for (name, a), (_, b) in zip(sorted(whole["model"].state_dict().items()),
+                                 sorted(resumed["model"].state_dict().items())):
+        assert torch.equal(a, b), name
+    if method == "adalora":  # the rank schedule continued where it stopped
+        assert _record(tmp_path / "cut")["adalora_final_ranks"] == _record(tmp_path / "whole")["adalora_final_ranks"]

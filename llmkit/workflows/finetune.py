@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
-from llmkit.checkpoints import CHECKPOINTS, checkpoints
+from llmkit.checkpoints import CHECKPOINTS, checkpoint_to_resume, checkpoints
 from llmkit.config import FinetuneConfig, to_dict
 from llmkit.errors import LlmkitError, RunInterrupted
 from llmkit.run_dir import RunRecord, check_output_dir, check_writable, default_output, prepare_output_dir
@@ -42,7 +42,8 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
         raise LlmkitError(f"--method {method.name} saves its weights in llmkit's own format, which cannot be "
                           f"gathered from FSDP / ZeRO-3 shards yet; use DDP or DeepSpeed ZeRO-2 for it")
     output = Path(cfg.output) if cfg.output else default_output("finetune", cfg.method)
-    resume_from = _resume_checkpoint(cfg, output)
+    resume_from = (checkpoint_to_resume(Path(cfg.output) if cfg.output else None,
+                                        "every train.save_steps steps and on Ctrl-C") if cfg.resume else None)
     if resume_from is None:
         check_output_dir(output, cfg.overwrite)
     else:
@@ -148,16 +149,6 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     console.info("\n" + summary_table(method.name, metrics, task.metric, task.n_eval))
     console.info(f"saved to {output}")
     return {"output": output, "metrics": metrics, "model": model, "tokenizer": tokenizer}
-
-
-def _resume_checkpoint(cfg: FinetuneConfig, output: Path) -> Path | None:
-    if not cfg.resume:
-        return None
-    found = checkpoints(output / CHECKPOINTS)
-    if not cfg.output or not found:
-        raise LlmkitError(f"--resume: no checkpoint in {output / CHECKPOINTS}; pass the output folder of an "
-                          f"interrupted run (checkpoints are written every train.save_steps steps and on Ctrl-C)")
-    return found[-1]
 
 
 def _stop_interrupted(record: RunRecord, state: Any, output: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
-from llmkit.checkpoints import CHECKPOINTS, checkpoints
+from llmkit.checkpoints import CHECKPOINTS, checkpoint_to_resume
 from llmkit.config import PretrainConfig
 from llmkit.errors import LlmkitError
 from llmkit.pretraining.architectures import Vocabulary, build_model, is_masked_lm
@@ -31,7 +31,8 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
                           "without FSDP or DeepSpeed ZeRO-3")
     cfg = apply_preset(cfg)
     output = Path(cfg.output) if cfg.output else default_output("pretrain", cfg.arch.type)
-    resume_from = _resume_checkpoint(cfg, output)
+    resume_from = (checkpoint_to_resume(Path(cfg.output) if cfg.output else None, "every monitor.save_steps steps")
+                   if cfg.resume else None)
     texts = corpus_texts(cfg)  # read before creating the output, so bad input leaves nothing behind
     if resume_from is None:
         prepare_output_dir(output, cfg.overwrite)
@@ -104,16 +105,6 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
         speed += f", MFU {metrics['mfu']:.1%}"
     console.info(f"{shown}; {speed}; saved to {output}")
     return {"output": output, "metrics": metrics, "log_history": trainer.log_history, "model": trainer.unwrapped}
-
-
-def _resume_checkpoint(cfg: PretrainConfig, output: Path) -> Path | None:
-    if not cfg.resume:
-        return None
-    found = checkpoints(output / CHECKPOINTS)
-    if not cfg.output or not found:
-        raise LlmkitError(f"--resume: no checkpoint in {output / CHECKPOINTS}; pass the --output folder of an "
-                          f"interrupted run (checkpoints are written every monitor.save_steps steps)")
-    return found[-1]
 
 
 def corpus_texts(cfg: PretrainConfig) -> list[str]:
