@@ -48,6 +48,10 @@ PushToHubOption = Annotated[str | None, typer.Option(
 @app.callback()
 def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False) -> None:
     _state["debug"] = debug
+    if debug:
+        import logging
+
+        logging.getLogger("bitsandbytes").setLevel(logging.NOTSET)  # llmkit/__init__.py quiets it otherwise
 
 
 def _job_config(job: str, recipe: str | None, flags: dict[str, Any], sets: list[str] | None) -> Any:

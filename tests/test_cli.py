@@ -163,3 +163,24 @@ def test_bad_data_files_are_one_line(tmp_path, write, fragments):
 
 def test_unwritable_output_fails_before_any_model_loads(tmp_path):
     _assert_one_line_error(llmkit("finetune", "--output", "/proc/llmkit-out"), "cannot write to /proc/llmkit-out")
+
+
+def test_a_target_the_model_lacks_is_one_line_naming_its_layers(tmp_path, family_base):
+    result = llmkit("finetune", "--model", str(family_base("llama")), "--target", "nosuch_proj", "--max-steps", "1",
+                    "--set", "eval.max_samples=0", "--output", str(tmp_path / "o"))
+    # The model has loaded by now, so progress bars precede the error: it must be the one line that ends the run.
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "['nosuch_proj'] match no module" in last and "q_proj" in last
+
+
+@pytest.mark.parametrize("command", ["finetune", "chat"])
+def test_a_folder_with_only_a_config_is_one_line(tmp_path, family_base, command):
+    import shutil
+
+    folder = tmp_path / "config-only"
+    folder.mkdir()
+    shutil.copy(family_base("llama") / "config.json", folder)
+    args = ["finetune", "--model", str(folder), "--output", str(tmp_path / "o")] if command == "finetune" else \
+        ["chat", str(folder), "--prompt", "hi"]
+    _assert_one_line_error(llmkit(*args), "holds no tokenizer")

@@ -28,6 +28,10 @@ def model_source(path: str) -> str:
     return str(folder)
 
 
+# Any one of these makes a folder loadable by AutoTokenizer (fast, config-only, or sentencepiece/BPE vocabularies).
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
+
+
 def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template: str | None = None, *,
                    chat: bool = True) -> Any:
     """The tokenizer with a pad token and (for chat use) a chat template, `fallback_template` if it has none."""
@@ -35,7 +39,11 @@ def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template
 
     from llmkit.hub.resolve import resolve_source
 
-    tokenizer = _from_pretrained(AutoTokenizer, resolve_source(path), trust_remote_code=trust_remote_code)
+    folder = resolve_source(path)
+    if Path(folder).is_dir() and not any((Path(folder) / name).is_file() for name in _TOKENIZER_FILES):
+        raise LlmkitError(f"{path} holds no tokenizer (none of {', '.join(_TOKENIZER_FILES)}); copy the "
+                          f"tokenizer files of the model into it")
+    tokenizer = _from_pretrained(AutoTokenizer, folder, trust_remote_code=trust_remote_code)
     if chat:
         ensure_chat_template(tokenizer, fallback_template)
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
@@ -10,8 +9,6 @@ from llmkit.errors import LlmkitError
 
 
 def check_bitsandbytes() -> None:
-    # bitsandbytes 0.50 logs a harmless "Failed to load CPU gemm_4bit_forward" at import: silence it.
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:

@@ -199,7 +199,7 @@ def _candidates(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(n, m) for n, m in model.named_modules() if n and id(m) not in inside]
 
 
-def _nearby_names(model: nn.Module) -> str:
+def leaf_layer_names(model: nn.Module) -> str:
     """A few real leaf names, so an error about a bad target shows what the model calls its layers."""
     leaves = {n.split(".")[-1] for n, m in model.named_modules() if n and not list(m.children())}
     return ", ".join(sorted(leaves)[:20])
@@ -226,7 +226,7 @@ def add_bottleneck_adapters(model: nn.Module, config: BottleneckConfig) -> nn.Mo
     if not targets:
         raise LlmkitError(f"bottleneck target_modules {resolved.target_modules} match no module of this "
                           f"{model_type!r} model (defaults exist for: {', '.join(sorted(FAMILIES))}); "
-                          f"its layer names include: {_nearby_names(model)}")
+                          f"its layer names include: {leaf_layer_names(model)}")
     # A target nested in another target would be wrapped twice (and break the outer wrap's input).
     names = [n for n, _ in targets]
     nested = [n for n in names if any(n.startswith(o + ".") for o in names)]
@@ -237,7 +237,7 @@ def add_bottleneck_adapters(model: nn.Module, config: BottleneckConfig) -> nn.Mo
     missing = [p for p in resolved.train_modules if not any(_matches(n, [p]) for n, _ in candidates)]
     if missing:
         raise LlmkitError(f"train_modules {missing} match no module of this {model_type!r} model; "
-                          f"its layer names include: {_nearby_names(model)}")
+                          f"its layer names include: {leaf_layer_names(model)}")
     overlap = sorted({n for n, _ in train} & set(names))
     if overlap:
         raise LlmkitError(f"{overlap[0]!r} is both a bottleneck target and a train module: pick one")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmkit.errors import LlmkitError
 from llmkit.tuning.context import BuildContext
 from llmkit.tuning.families import resolve_targets
 
@@ -21,8 +22,16 @@ def _task_type(ctx: BuildContext) -> Any:
 
 def _wrap(model: Any, config: Any) -> Any:
     from peft import get_peft_model
+    from peft.utils.error import NoMatchingPeftModuleError
 
-    return get_peft_model(model, config)
+    try:
+        return get_peft_model(model, config)
+    except NoMatchingPeftModuleError:
+        from llmkit.tuning.bottleneck import leaf_layer_names
+
+        targets = sorted(config.target_modules) if isinstance(config.target_modules, set) else config.target_modules
+        raise LlmkitError(f"target modules {targets} match no module of this {model.config.model_type!r} model; "
+                          f"its layer names include: {leaf_layer_names(model)}") from None
 
 
 def _lora_config(model: Any, cfg: Any, ctx: BuildContext, *, use_dora: bool = False) -> Any:

@@ -25,7 +25,6 @@ from llmkit.workflows.generative_loop import (
     LoopState,
     finish_step,
     prepare_run_output,
-    quiet_imports,
     step_generator,
     write_grid,
 )
@@ -54,7 +53,6 @@ def build_unet(cfg: DiffusionConfig, channels: int) -> Any:
 
 
 def run(cfg: DiffusionConfig) -> dict[str, Any]:
-    quiet_imports()
     import torch
     import torch.nn.functional as F
     from accelerate import Accelerator

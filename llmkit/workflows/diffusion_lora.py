@@ -27,7 +27,6 @@ from llmkit.workflows.generative_loop import (
     LoopState,
     finish_step,
     prepare_run_output,
-    quiet_imports,
     step_generator,
     write_grid,
 )
@@ -70,7 +69,6 @@ def probe_loss(pipe: Any, pixels: Any, captions: list[str], seed: int) -> float:
 def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
     if not cfg.model:
         raise LlmkitError("diffusion finetune needs --model: a text-to-image pipeline folder")
-    quiet_imports()
     import torch
     from accelerate import Accelerator
     from diffusers.optimization import get_cosine_schedule_with_warmup

@@ -16,7 +16,6 @@ from llmkit import console
 from llmkit.config import DiffusionSampleConfig
 from llmkit.errors import LlmkitError
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir
-from llmkit.workflows.generative_loop import quiet_imports
 
 # --scheduler name -> diffusers class
 SAMPLERS = {
@@ -35,7 +34,6 @@ UNCONDITIONAL_SAMPLERS = ("ddpm", "ddim", "dpm++")
 
 def load_pipeline(path: str, scheduler: str = "pipeline", lora: str | None = None) -> Any:
     """A pipeline from a local folder with the chosen sampler (and LoRA weights) in place."""
-    quiet_imports()
     import diffusers
 
     folder = Path(path).expanduser()

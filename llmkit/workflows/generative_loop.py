@@ -10,7 +10,6 @@ exactly as the uninterrupted run would have (tested), with no RNG state to carry
 from __future__ import annotations
 
 import json
-import logging
 import math
 import shutil
 from collections.abc import Callable
@@ -24,12 +23,6 @@ from llmkit.errors import LlmkitError
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "llmkit_state.json"
 SAMPLES = "samples"
-
-
-def quiet_imports() -> None:
-    """diffusers and peft import bitsandbytes when it is installed, which logs a harmless CPU-kernel warning
-    (see FACTS); silence it so that a one-line error stays one line."""
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
 
 def step_generator(seed: int, step: int, rank: int = 0) -> Any:
