@@ -95,8 +95,9 @@ def test_finetune_runs_unchanged_under_torchrun(tmp_path, tiny_base):
     result = _run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "llmkit",
                    "finetune", "--method", "lora", "--model", tiny_base, "--max-steps", "3", "--batch-size", "4",
                    "--set", "data.limit=48", "--set", "eval.max_samples=4", "--set", "train.logging_steps=1",
-                   "--output", out])
+                   "--set", "train.save_steps=2", "--output", out])  # both ranks write into one checkpoint
     assert result.stdout.count("saved to") == 1
+    assert _record(out)["status"] == "finished" and not (out / "checkpoints").exists()
     layout = _record(out)["distributed"]
     assert layout["world_size"] == 2 and layout["global_batch_size"] == 8 and layout["replicas_in_sync"] is True
     assert all(r["rows"] > 0 for r in layout["ranks"])
