@@ -6,6 +6,7 @@ ranks check the folder (read only) and otherwise leave it alone.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -31,7 +32,7 @@ def default_output(job: str, detail: str) -> Path:
     return Path("runs") / f"{job}-{detail}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
-def check_output_dir(path: Path, overwrite: bool) -> None:
+def check_output_dir(path: Path, overwrite: bool, inputs: Any = None) -> None:
     """Fail before any work if `path` holds files and --overwrite was not given (checked by the main process:
     the others may look after it has started writing)."""
     if not is_main_process():
@@ -41,7 +42,33 @@ def check_output_dir(path: Path, overwrite: bool) -> None:
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise LlmkitError(f"output folder {path} is not empty; pass --overwrite to replace it "
                           f"or choose another --output")
+    if overwrite and path.is_dir():
+        _refuse_deleting_inputs(path, inputs)
     check_writable(path)
+
+
+def _refuse_deleting_inputs(path: Path, inputs: Any) -> None:
+    """--overwrite deletes the folder: refuse when it holds what the run reads (its data, its model, the
+    working directory). `inputs` is the run's config (every string in it that names an existing path counts,
+    but the output itself) or a list of paths."""
+    values = [v for k, v in _flat_items(to_dict(inputs)) if k != "output"] if dataclasses.is_dataclass(inputs) \
+        else list(inputs or [])
+    out = path.resolve()
+    for value in [*values, Path.cwd()]:
+        if not isinstance(value, (str, Path)) or not str(value):
+            continue
+        candidate = Path(value).expanduser()
+        if candidate.exists() and (candidate.resolve() == out or out in candidate.resolve().parents):
+            raise LlmkitError(f"--overwrite would delete {candidate}, which this run reads, inside {path}; "
+                              f"move it out or choose another --output")
+
+
+def _flat_items(values: Any, key: str = "") -> list[tuple[str, Any]]:
+    if isinstance(values, dict):
+        return [item for k, v in values.items() for item in _flat_items(v, k)]
+    if isinstance(values, list):
+        return [item for v in values for item in _flat_items(v, key)]
+    return [(key, values)]
 
 
 def check_writable(path: Path) -> None:
@@ -57,10 +84,10 @@ def check_writable(path: Path) -> None:
         raise LlmkitError(f"cannot write to {path} ({e.strerror}); choose another --output") from None
 
 
-def prepare_output_dir(path: Path, overwrite: bool) -> Path:
+def prepare_output_dir(path: Path, overwrite: bool, inputs: Any = None) -> Path:
     if not is_main_process():
         return path
-    check_output_dir(path, overwrite)
+    check_output_dir(path, overwrite, inputs)
     if path.is_dir() and overwrite:
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)

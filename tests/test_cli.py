@@ -184,3 +184,13 @@ def test_a_folder_with_only_a_config_is_one_line(tmp_path, family_base, command)
     args = ["finetune", "--model", str(folder), "--output", str(tmp_path / "o")] if command == "finetune" else \
         ["chat", str(folder), "--prompt", "hi"]
     _assert_one_line_error(llmkit(*args), "holds no tokenizer")
+
+
+def test_overwrite_refuses_a_folder_that_holds_the_runs_data(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    data = out / "train.jsonl"
+    data.write_text('{"instruction": "q", "output": "a"}\n', encoding="utf-8")
+    _assert_one_line_error(llmkit("finetune", "--data", str(data), "--output", str(out), "--overwrite"),
+                           "--overwrite would delete", "train.jsonl")
+    assert data.read_text(encoding="utf-8").startswith('{"instruction"')

@@ -62,7 +62,7 @@ def run(cfg: ClassicTrainConfig, preset: Preset, options: dict[str, Any], output
     args = training_arguments(cfg.train, output, has_eval=True, remove_unused_columns=False)
     record = None
     if console.is_main_process():
-        prepare_output_dir(output, cfg.overwrite)
+        prepare_output_dir(output, cfg.overwrite, cfg)
         record = RunRecord(output, "train", cfg)
         record.update(model={"preset": preset.name, "class": type(model).__name__, "parameters": n_params},
                       data={"source": str(corpus), "characters": len(text), "vocabulary": len(tokenizer),

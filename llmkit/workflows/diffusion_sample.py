@@ -88,7 +88,7 @@ def run(cfg: DiffusionSampleConfig) -> dict[str, Any]:
     if cfg.num_images < 1 or cfg.batch_size < 1:
         raise LlmkitError("num_images and batch_size must be at least 1")
     output = Path(cfg.output) if cfg.output else default_output("diffusion", "sample")
-    check_output_dir(output, cfg.overwrite)
+    check_output_dir(output, cfg.overwrite, cfg)
     pipe = load_pipeline(cfg.model, cfg.scheduler, cfg.lora)
     text_to_image = is_text_to_image(pipe)
     if text_to_image and not cfg.prompt:
@@ -107,7 +107,7 @@ def run(cfg: DiffusionSampleConfig) -> dict[str, Any]:
         parts.append(generate(pipe, cfg, generator, min(cfg.batch_size, cfg.num_images - start)))
     images = (np.concatenate(parts) * 255).round().astype(np.uint8)
 
-    prepare_output_dir(output, cfg.overwrite)
+    prepare_output_dir(output, cfg.overwrite, cfg)
     record = RunRecord(output, "diffusion-sample", cfg)
     save_images(images, output / "images")
     save_grid(images, output / "grid.png", scale=2 if images.shape[1] <= 64 else 1)

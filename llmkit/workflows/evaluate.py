@@ -32,11 +32,11 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
     baseline = read_baseline_answers(cfg.judge.baseline) if baseline_kind == "run" else None
     label = _model_label(cfg.model)
     output = Path(cfg.output) if cfg.output else default_output("eval", Path(label).name)
-    check_output_dir(output, cfg.overwrite)
+    check_output_dir(output, cfg.overwrite, cfg)
 
     # 2. The model.
     model, tokenizer, fingerprint_sources = load_eval_model(cfg.model)
-    prepare_output_dir(output, cfg.overwrite)
+    prepare_output_dir(output, cfg.overwrite, cfg)
     record = RunRecord(output, "eval", cfg)
     record.update(model=label, items=len(bench.items), skipped_rows=[str(s) for s in bench.skipped])
     cache = _output_cache(cfg, fingerprint_sources)

@@ -45,7 +45,7 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     resume_from = (checkpoint_to_resume(Path(cfg.output) if cfg.output else None,
                                         "every train.save_steps steps and on Ctrl-C") if cfg.resume else None)
     if resume_from is None:
-        check_output_dir(output, cfg.overwrite)
+        check_output_dir(output, cfg.overwrite, cfg)
     else:
         check_writable(output)
     task = _make_task(cfg)
@@ -61,7 +61,7 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     model, tokenizer = _load_base(base_path, cfg, method, family, task.labels, model_kwargs)
 
     if resume_from is None:
-        prepare_output_dir(output, cfg.overwrite)
+        prepare_output_dir(output, cfg.overwrite, cfg)
     record = RunRecord(output, "finetune", cfg)
     record.update(base_model=base_path, resumed_from=str(resume_from) if resume_from else None)
 

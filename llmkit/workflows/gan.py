@@ -163,10 +163,10 @@ def sample(cfg: GanSampleConfig) -> dict[str, Any]:
     if cfg.num_images < 1:
         raise LlmkitError(f"num_images must be at least 1, got {cfg.num_images}")
     output = Path(cfg.output) if cfg.output else default_output("gan", "sample")
-    check_output_dir(output, cfg.overwrite)
+    check_output_dir(output, cfg.overwrite, cfg)
     with torch.no_grad():
         images = to_uint8(generator(generator.sample_latents(cfg.num_images, torch.Generator().manual_seed(cfg.seed))))
-    prepare_output_dir(output, cfg.overwrite)
+    prepare_output_dir(output, cfg.overwrite, cfg)
     record = RunRecord(output, "gan-sample", cfg)
     save_images(images, output / "images")
     save_grid(images, output / "grid.png", scale=2)

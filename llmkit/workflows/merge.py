@@ -16,12 +16,12 @@ def merge_adapter(adapter: str, output: Path, *, base: str | None = None, overwr
     method = get_method(manifest.method)
     if not method.mergeable:
         raise LlmkitError(f"{method.name} cannot be merged: {method.merge}")
-    check_output_dir(output, overwrite)
+    check_output_dir(output, overwrite, [adapter, base])
     # A QLoRA adapter merges into the full-precision base: merging into 4-bit weights would re-quantise.
     model, tokenizer = load_finetuned(adapter, base=base, dtype="float32", quantized=False)
     if manifest.format == "adapter":
         model = model.merge_and_unload()
-    prepare_output_dir(output, overwrite)
+    prepare_output_dir(output, overwrite, [adapter, base])
     model.save_pretrained(output)
     tokenizer.save_pretrained(output)
     return output

@@ -35,7 +35,7 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
                    if cfg.resume else None)
     texts = corpus_texts(cfg)  # read before creating the output, so bad input leaves nothing behind
     if resume_from is None:
-        prepare_output_dir(output, cfg.overwrite)
+        prepare_output_dir(output, cfg.overwrite, cfg)
     record = RunRecord(output, "pretrain", cfg)
 
     # 1. Tokenizer: trained on the corpus (or reused), saved first so that a resumed run reads the same one.

@@ -32,7 +32,7 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
     output = Path(cfg.output) if cfg.output else default_output("train", preset.name)
     main = console.is_main_process()
     if main:
-        check_output_dir(output, cfg.overwrite)
+        check_output_dir(output, cfg.overwrite, cfg)
     if preset.input == "text" or cfg.data.path.endswith(".txt"):
         from llmkit.workflows import charlm
 
@@ -63,7 +63,7 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
         metric = classification_metrics()
     record = None
     if main:
-        prepare_output_dir(output, cfg.overwrite)
+        prepare_output_dir(output, cfg.overwrite, cfg)
         record = RunRecord(output, "train", cfg)
         record.update(model={"preset": preset.name, "class": type(model).__name__, "parameters": n_params},
                       data={"source": source, "train": len(inputs.train), "test": len(inputs.test),
