@@ -45,6 +45,43 @@ def check_output_dir(path: Path, overwrite: bool, inputs: Any = None) -> None:
     if overwrite and path.is_dir():
         _refuse_deleting_inputs(path, inputs)
     check_writable(path)
+    claim_output_dir(path)
+
+
+_CLAIMS: dict[Path, Any] = {}  # output folders this process holds, with their open lock files
+
+
+def claim_output_dir(path: Path) -> None:
+    """Hold an exclusive lock on `path` for the rest of this process, so that a second run into the same
+    folder stops at once instead of mixing its files with this one's. The lock is a file beside the folder
+    (the folder itself may be replaced by --overwrite); the system releases it when the process ends, even
+    when it is killed."""
+    import fcntl
+
+    key = path.resolve()
+    if key in _CLAIMS:
+        return
+    key.parent.mkdir(parents=True, exist_ok=True)
+    lock = (key.parent / f".{key.name}.llmkit-lock").open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        lock.close()
+        raise LlmkitError(f"{path} is in use by another llmkit run (process {holder}); wait for it to end or "
+                          f"choose another --output") from None
+    lock.truncate(0)
+    lock.write(str(os.getpid()))
+    lock.flush()
+    _CLAIMS[key] = lock
+
+
+def release_output_dir(path: Path) -> None:
+    """Let other runs into `path` again (a run that ended; the process may go on, as a library user's does)."""
+    lock = _CLAIMS.pop(path.resolve(), None)
+    if lock is not None:
+        lock.close()
 
 
 def _refuse_deleting_inputs(path: Path, inputs: Any) -> None:
@@ -146,6 +183,7 @@ class RunRecord:
     def update(self, **fields: Any) -> None:
         if fields.get("status", "running") != "running":
             _OPEN_RECORDS.discard(self)
+            release_output_dir(self.path.parent)
         for key, value in fields.items():
             if isinstance(value, dict) and isinstance(self.data.get(key), dict):
                 self.data[key].update(value)

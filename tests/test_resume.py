@@ -99,11 +99,15 @@ def test_a_killed_run_resumes_to_the_same_losses_and_weights(family_base, tmp_pa
     assert not (killed / "checkpoints").exists()  # a finished run needs none
 
 
-def test_ctrl_c_stops_with_a_checkpoint_and_exit_code_130(family_base, tmp_path):
+def test_ctrl_c_stops_with_a_checkpoint_and_exit_code_130_and_the_folder_is_locked(family_base, tmp_path):
     output = tmp_path / "out"
     run = _start(*_args(family_base("llama"), "lora", 100000, "--output", str(output)))
     # Training has begun once the record holds the tokenising time (no base scoring: eval.max_samples=0).
     _wait_for(lambda: (output / "llmkit_run.json").is_file() and "tokenize" in _record(output)["timings_s"], run)
+    # A second run into the same folder stops at once, naming the holder, and deletes nothing.
+    second = _llmkit(*_args(family_base("llama"), "lora", 1, "--output", str(output), "--overwrite"))
+    line = _one_line_error(second, 2, "error: ")
+    assert f"in use by another llmkit run (process {run.pid})" in line
     time.sleep(2)
     run.send_signal(signal.SIGINT)
     _, stderr = run.communicate(timeout=300)

@@ -21,7 +21,14 @@ from llmkit import console
 from llmkit.checkpoints import CHECKPOINTS, checkpoint_to_resume, checkpoints
 from llmkit.config import FinetuneConfig, to_dict
 from llmkit.errors import LlmkitError, RunInterrupted
-from llmkit.run_dir import RunRecord, check_output_dir, check_writable, default_output, prepare_output_dir
+from llmkit.run_dir import (
+    RunRecord,
+    check_output_dir,
+    check_writable,
+    claim_output_dir,
+    default_output,
+    prepare_output_dir,
+)
 from llmkit.training import (
     distributed_summary,
     save_loss_curve,
@@ -48,6 +55,7 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
         check_output_dir(output, cfg.overwrite, cfg)
     else:
         check_writable(output)
+        claim_output_dir(output)
     task = _make_task(cfg)
 
     # 2. Base model and tokenizer. Seed first: a classifier's new head initialises randomly as it loads, and
