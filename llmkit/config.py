@@ -56,7 +56,7 @@ class ModelSection:
 
 # transformers' SchedulerType names that need no extra arguments.
 Scheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
-                    "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay"]
+                    "inverse_sqrt"]
 
 
 @dataclass
