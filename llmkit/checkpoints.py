@@ -28,9 +28,14 @@ def checkpoint_step(checkpoint: Path) -> int:
     return int(checkpoint.name.removeprefix(_PREFIX))
 
 
+def staging_folder(folder: Path, step: int) -> Path:
+    """Where step `step`'s files are written before the checkpoint is committed."""
+    return folder / f"{_PREFIX}{step}.partial"
+
+
 def begin_checkpoint(folder: Path, step: int) -> Path:
     """A new, empty staging folder for step `step`'s files (main process only)."""
-    staging = folder / f"{_PREFIX}{step}.partial"
+    staging = staging_folder(folder, step)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     return staging

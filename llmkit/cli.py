@@ -527,13 +527,18 @@ def _close_process_group() -> None:
         dist.destroy_process_group()
 
 
-def main() -> None:
+def _close_open_records(status: str, **fields: Any) -> None:
+    """Mark the runs this command left open as ended (run_dir is imported only when a command stops early)."""
     from llmkit.run_dir import close_open_records
 
+    close_open_records(status, **fields)
+
+
+def main() -> None:
     try:
         code = app(standalone_mode=False)  # typer turns Ctrl-C outside a training loop into 130
         if code == INTERRUPTED:
-            close_open_records("interrupted")
+            _close_open_records("interrupted")
             print("interrupted", file=sys.stderr)
             sys.exit(INTERRUPTED)
         _close_process_group()
@@ -543,7 +548,7 @@ def main() -> None:
         print(f"interrupted: {e}", file=sys.stderr)
         sys.exit(INTERRUPTED)
     except LlmkitError as e:
-        close_open_records("failed", error=str(e))
+        _close_open_records("failed", error=str(e))
         if _state["debug"]:
             raise
         print(f"error: {e}", file=sys.stderr)
@@ -555,5 +560,5 @@ def main() -> None:
         print("aborted", file=sys.stderr)
         sys.exit(INTERRUPTED)
     except Exception as e:  # a bug: the traceback is for us, but the run record says the run failed
-        close_open_records("failed", error=f"{type(e).__name__}: {e}")
+        _close_open_records("failed", error=f"{type(e).__name__}: {e}")
         raise

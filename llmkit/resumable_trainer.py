@@ -24,7 +24,7 @@ from typing import Any
 from transformers import Trainer, TrainerCallback
 
 from llmkit import console
-from llmkit.checkpoints import begin_checkpoint, commit_checkpoint, prune_checkpoints
+from llmkit.checkpoints import begin_checkpoint, commit_checkpoint, prune_checkpoints, staging_folder
 from llmkit.errors import LlmkitError
 
 TRAINABLE_WEIGHTS = "trainable_weights.safetensors"
@@ -48,7 +48,7 @@ class ResumableTrainer(Trainer):
         from safetensors.torch import save_file
 
         folder = Path(self.args.output_dir)
-        staging = folder / f"step-{self.state.global_step}.partial"
+        staging = staging_folder(folder, self.state.global_step)  # the other ranks write their RNG state there
         if self.args.should_save:
             staging = begin_checkpoint(folder, self.state.global_step)
             save_file(trainable_state(self.model), str(staging / TRAINABLE_WEIGHTS))
@@ -85,17 +85,25 @@ class ResumableTrainer(Trainer):
 
 
 class StopOnInterrupt(TrainerCallback):
-    """Ends training at the next step boundary once `requested` is set, with a checkpoint when `save` is on."""
+    """Ends training after the step in which `requested` was set (with several processes: at the next logging
+    step), with a checkpoint when `save` is on."""
 
     def __init__(self, save: bool):
         self.save = save
         self.requested = False
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if _any_rank(self.requested):  # every rank stops at the same step, or the others would hang
-            self.requested = True
-            control.should_training_stop = True
-            control.should_save = self.save
+        if args.world_size > 1:
+            # Every rank must stop at the same step, or the others would hang in their next collective. Ranks
+            # agree at logging steps, where Trainer waits for the device anyway to read the loss: one all-reduce
+            # there, instead of a device sync at every step.
+            if state.global_step % max(1, int(args.logging_steps)) or not _any_rank(self.requested):
+                return
+        elif not self.requested:
+            return
+        self.requested = True
+        control.should_training_stop = True
+        control.should_save = self.save
 
 
 def _any_rank(flag: bool) -> bool:
@@ -122,7 +130,8 @@ def stop_on_ctrl_c(callback: StopOnInterrupt) -> Iterator[None]:
         if callback.requested:
             raise KeyboardInterrupt
         callback.requested = True
-        console.warn("stopping after this step" + (" and saving a checkpoint" if callback.save else "")
+        console.warn("stopping after this step (with several processes: the next logging step)"
+                     + (" and saving a checkpoint" if callback.save else "")
                      + "; press Ctrl-C again to stop at once")
 
     signal.signal(signal.SIGINT, request_stop)

@@ -115,8 +115,7 @@ def check_writable(path: Path) -> None:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        tempfile.TemporaryFile(dir=folder).close()  # deleted as it closes
     except OSError as e:
         raise LlmkitError(f"cannot write to {path} ({e.strerror}); choose another --output") from None
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_methods import LEARNING_RATES as METHOD_LEARNING_RATES
 
 from llmkit.errors import LlmkitError
 
@@ -171,9 +172,6 @@ def test_refused_rows_are_named_in_the_run_record(family_base, tmp_path):
     assert record["data"]["examples"] == 4 and record["status"] == "finished"
 
 
-METHOD_LRS = {"full": 1e-3, "prefix": 1e-1, "prompt": 1e-1, "ptuning": 1e-1, "ptuning-v2": 1e-1}
-
-
 @pytest.mark.parametrize("method", ["full", "freeze", "lora", "dora", "qlora", "adalora", "adapter", "prefix",
                                     "prompt", "ptuning", "ptuning-v2"])
 def test_every_method_resumes_exactly_after_an_interrupt(family_base, tmp_path, monkeypatch, method):
@@ -186,7 +184,8 @@ def test_every_method_resumes_exactly_after_an_interrupt(family_base, tmp_path, 
         return build_config(FinetuneConfig, {
             "method": method, "model": {"path": str(family_base("llama"))}, "output": str(output),
             "data": {"limit": 32, "max_length": 64}, "eval": {"max_samples": 0}, "adalora": {"delta_t": 2},
-            "train": {"max_steps": 16, "batch_size": 4, "lr": METHOD_LRS.get(method, 1e-2), "logging_steps": 1}},
+            "train": {"max_steps": 16, "batch_size": 4, "lr": METHOD_LEARNING_RATES.get(method, 1e-2),
+                      "logging_steps": 1}},
             extra)
 
     whole = finetune.run(cfg(tmp_path / "whole"))
