@@ -109,15 +109,17 @@ def _load(path: str, csv_as_text: bool = False) -> tuple[Any, list[Path]]:
     if len(builders) > 1:
         raise LlmkitError(f"data folder {path} mixes file types; keep one of .json/.jsonl, .csv, .parquet")
     builder = builders.pop()
+    # Checked before datasets reads, not after it fails: pyarrow reads Latin-1 JSON without complaint and
+    # fails only later, when a row is decoded. This reads each text file once more.
+    for file in files if builder != "parquet" else []:
+        _check_text(file)
     kwargs = {}
-    if builder != "parquet":
-        for file in files:
-            _check_text(file)  # datasets reports a wrong encoding or an empty file without saying so
-    if builder == "csv" and csv_as_text:
-        # A CSV cell is text; pandas would read a column of digits as numbers (and "05" as 5).
-        with files[0].open(encoding="utf-8-sig", newline="") as f:
-            kwargs["features"] = Features({name: Value("string") for name in next(r for r in csv.reader(f) if r)})
     try:
+        if builder == "csv" and csv_as_text:
+            # A CSV cell is text; pandas would read a column of digits as numbers (and "05" as 5).
+            with files[0].open(encoding="utf-8-sig", newline="") as f:
+                header = next(r for r in csv.reader(f) if r)
+            kwargs["features"] = Features({name: Value("string") for name in header})
         with _datasets_quiet():
             dataset = load_dataset(builder, data_files=[str(f) for f in files], split="train", **kwargs)
     except Exception as e:  # datasets raises many types for unreadable files
@@ -207,6 +209,7 @@ def _places(file: Path) -> list[int | str]:
         if array:
             return [f"record {index + 1}" for index in range(len(json.load(f)))]
         return [number for number, raw in enumerate(f, 1) if raw.strip()]  # datasets skips blank lines
+
 
 def detect_format(columns: list[str], first_row: dict[str, Any]) -> str:
     cols = set(columns)
