@@ -58,6 +58,8 @@ def claim_output_dir(path: Path) -> None:
     when it is killed."""
     import fcntl
 
+    if not is_main_process():  # the run's main process holds it for all of its ranks
+        return
     key = path.resolve()
     if key in _CLAIMS:
         return

@@ -118,12 +118,13 @@ class Checkpoints:
 
 def prepare_run_output(output: Path, overwrite: bool, resume: str | None) -> None:
     """A fresh run needs an empty folder (or --overwrite); a resumed one continues in its own folder."""
-    from llmkit.run_dir import check_output_dir, prepare_output_dir
+    from llmkit.run_dir import check_output_dir, claim_output_dir, prepare_output_dir
 
     if resume:
         if not output.is_dir():
             raise LlmkitError(f"cannot resume: output folder {output} does not exist; pass the --output of the "
                               f"run to resume")
+        claim_output_dir(output)
         return
     check_output_dir(output, overwrite)
     prepare_output_dir(output, overwrite)

@@ -19,7 +19,7 @@ from llmkit.errors import LlmkitError
 from llmkit.pretraining.architectures import Vocabulary, build_model, is_masked_lm
 from llmkit.pretraining.loop import Blocks, LogHooks, Masking, Pretrainer
 from llmkit.pretraining.presets import apply_preset
-from llmkit.run_dir import RunRecord, default_output, prepare_output_dir
+from llmkit.run_dir import RunRecord, claim_output_dir, default_output, prepare_output_dir
 from llmkit.training import save_loss_curve, weights_are_sharded
 
 SAMPLES = "samples.jsonl"
@@ -36,6 +36,8 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     texts = corpus_texts(cfg)  # read before creating the output, so bad input leaves nothing behind
     if resume_from is None:
         prepare_output_dir(output, cfg.overwrite, cfg)
+    else:
+        claim_output_dir(output)
     record = RunRecord(output, "pretrain", cfg)
 
     # 1. Tokenizer: trained on the corpus (or reused), saved first so that a resumed run reads the same one.
