@@ -77,7 +77,7 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     record.start("tokenize")
     train_set, stats = task.tokenize(tokenizer)
     record.stop("tokenize")
-    record.update(data=stats, refused_rows=getattr(task, "refused_rows", []))
+    record.update(data=stats, refused_rows=list(task.refused_rows))
 
     # 4. Score the base model. On CPU, bitsandbytes repacks 4-bit weights for inference the first time
     # they run without grad, and layers with a bias cannot train after that: a quantised base is scored
