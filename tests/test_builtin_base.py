@@ -50,3 +50,36 @@ def test_outputs_name_the_built_in_base_and_the_name_resolves_to_it(tmp_path, ti
     monkeypatch.chdir(tmp_path)
     assert recorded_base("my-llama") == str(other.resolve())  # reloads from any working directory
     assert recorded_base("meta-llama/Llama-3.2-1B") == "meta-llama/Llama-3.2-1B"
+
+
+def test_an_interrupted_build_resumes_from_its_last_checkpoint(tmp_path, tiny_recipe, monkeypatch):
+    import torch
+    from safetensors.torch import load_file
+
+    from llmkit.pretraining.loop import Pretrainer
+
+    tiny_recipe.write_text(TINY_RECIPE + "monitor: {save_steps: 4}\n")
+    save, load = Pretrainer.save_checkpoint, Pretrainer.load_checkpoint
+    loaded = []
+
+    def save_then_die(self, folder, keep):  # Ctrl-C right after the first checkpoint is written
+        save(self, folder, keep)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Pretrainer, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        builtin.ensure_builtin_base()
+    staging = builtin.builtin_base_path().with_name(builtin.builtin_base_path().name + ".partial")
+    assert (staging / "checkpoints" / "step-4").is_dir()
+
+    monkeypatch.setattr(Pretrainer, "save_checkpoint", save)
+    monkeypatch.setattr(Pretrainer, "load_checkpoint", lambda self, path: (loaded.append(path), load(self, path)))
+    resumed = builtin.ensure_builtin_base()
+    assert loaded == [staging / "checkpoints" / "step-4"]
+    assert not staging.exists()
+
+    # The resumed build is the base an uninterrupted build makes.
+    monkeypatch.setenv("LLMKIT_CACHE", str(tmp_path / "other-cache"))
+    whole = builtin.ensure_builtin_base()
+    resumed_weights, whole_weights = load_file(resumed / "model.safetensors"), load_file(whole / "model.safetensors")
+    assert all(torch.equal(resumed_weights[k], whole_weights[k]) for k in whole_weights)

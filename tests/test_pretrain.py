@@ -58,11 +58,12 @@ def test_each_architecture_learns_logs_samples_and_loads_back_with_auto_classes(
 def test_a_run_killed_after_a_checkpoint_resumes_onto_the_uninterrupted_loss_curve(tmp_path):
     from llmkit.workflows import pretrain
 
-    # Dropout on, more steps than one epoch: RNG state and the data order across epochs must both resume.
+    # Dropout on, more steps than one epoch: RNG state and the data order across epochs must both resume. Losses
+    # are logged every 7 steps and checkpoints written every 10, so the resumed run starts inside a logging window.
     keys = ["corpus.builtin_documents=300", "corpus.block_size=64", "tokenizer.vocab_size=400",
             "arch.type=gpt2", "arch.hidden_size=32", "arch.layers=1", "arch.heads=2", "arch.intermediate_size=64",
             "arch.max_position_embeddings=64", "arch.dropout=0.1", "train.batch_size=4", "train.max_steps=100",
-            "train.logging_steps=1", "monitor.eval_steps=50", "monitor.sample_steps=0", "monitor.save_steps=10",
+            "train.logging_steps=7", "monitor.eval_steps=50", "monitor.sample_steps=0", "monitor.save_steps=10",
             "monitor.keep_checkpoints=2"]
     command = [sys.executable, "-m", "llmkit", "pretrain", "--output", str(tmp_path / "killed")]
     command += [arg for key in keys for arg in ("--set", key)]
@@ -94,7 +95,7 @@ def test_a_run_killed_after_a_checkpoint_resumes_onto_the_uninterrupted_loss_cur
         return [(e["step"], e.get("loss"), e.get("eval_loss")) for e in entries if "loss" in e or "eval_loss" in e]
 
     expected = curve(uninterrupted["log_history"])
-    assert len(expected) == 100 + 2
+    assert len(expected) == 14 + 1 + 2  # losses at steps 7, 14, ..., 98 and 100; validation at 50 and 100
     assert curve(history) == expected
     # Not only the logged (rounded) losses: the final weights are identical.
     from safetensors.torch import load_file

@@ -3,7 +3,8 @@
 The cache folder's name carries llmkit's version and a hash of the recipe and of the code that
 generates the corpus, tokenizer, blocks and model and trains it, so changing any of them builds a
 fresh model instead of reusing a stale one. The build writes to a
-temporary folder and renames it, so an interrupted build never leaves a half-written model.
+temporary folder and renames it, so an interrupted build never leaves a half-written model; the next
+build resumes from the temporary folder's last checkpoint instead of starting over.
 """
 
 from __future__ import annotations
@@ -51,21 +52,26 @@ def ensure_builtin_base() -> Path:
     """The cached built-in base model's folder, pretraining it first if it is not there yet."""
 
     def pretrain_into(staging: Path) -> None:
+        from llmkit.checkpoints import CHECKPOINTS, checkpoints
         from llmkit.config import PretrainConfig, build_config
         from llmkit.workflows import pretrain
 
-        cfg = build_config(PretrainConfig, resolve(BASE_RECIPE).load(), {"output": str(staging)},
+        resume = bool(checkpoints(staging / CHECKPOINTS))  # an earlier build of this same base was interrupted
+        if resume:
+            console.info(f"resuming the interrupted build in {staging}")
+        cfg = build_config(PretrainConfig, resolve(BASE_RECIPE).load(), {"output": str(staging), "resume": resume},
                            source=f"recipe {BASE_RECIPE}")
         pretrain.run(cfg)
 
     return build_once(builtin_base_path(), "llmkit's built-in base model", pretrain_into,
-                      "`llmkit finetune --max-steps 1`, or use --num-processes, which builds it first")
+                      "`llmkit finetune --max-steps 1`, or use --num-processes, which builds it first", resumable=True)
 
 
-def build_once(target: Path, what: str, build: Callable[[Path], None], how: str) -> Path:
+def build_once(target: Path, what: str, build: Callable[[Path], None], how: str, resumable: bool = False) -> Path:
     """`target`, made by `build(staging folder)` the first time and cached: the build writes to a temporary
     folder that is renamed when done, and a second process waits on a file lock instead of building twice.
-    `how` tells a multi-process run how to build it beforehand."""
+    `how` tells a multi-process run how to build it beforehand. resumable: a staging folder left with
+    checkpoints by an interrupted build is kept for `build` to resume from (otherwise it starts afresh)."""
     from filelock import FileLock
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -77,8 +83,11 @@ def build_once(target: Path, what: str, build: Callable[[Path], None], how: str)
         if world_size() > 1:  # one rank cannot build alone inside a run whose other ranks wait for it
             raise LlmkitError(f"{what} is not built yet; build it once in one process ({how})")
         console.info(f"building {what} (once; cached in {target})")
+        from llmkit.checkpoints import CHECKPOINTS, checkpoints
+
         staging = target.with_name(target.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
+        if not (resumable and checkpoints(staging / CHECKPOINTS)):
+            shutil.rmtree(staging, ignore_errors=True)
         build(staging)
         staging.rename(target)
     return target

@@ -60,6 +60,51 @@ class LogHooks:
     sample: Callable[[int], None] | None = None
 
 
+class LogWindow:
+    """The steps since the last logged loss: their summed loss (a device tensor, so adding to it never waits for
+    the GPU), tokens and training seconds. A checkpoint saves it, so a run resumed between two logging steps
+    logs the same mean loss as the uninterrupted run."""
+
+    def __init__(self, loss: Any = None, steps: int = 0, tokens: int = 0, seconds: float = 0.0):
+        self.loss, self.steps, self.tokens, self.seconds = loss, steps, tokens, seconds
+        self._since: float | None = None
+
+    def start(self) -> None:
+        self._since = time.perf_counter()
+
+    def pause(self) -> None:
+        if self._since is not None:
+            self.seconds += time.perf_counter() - self._since
+            self._since = None
+
+    def elapsed(self) -> float:
+        self.pause()
+        return self.seconds
+
+    def add(self, loss: Any, tokens: int) -> None:
+        self.loss = loss if self.loss is None else self.loss + loss
+        self.steps, self.tokens = self.steps + 1, self.tokens + tokens
+
+    def reset(self) -> None:
+        self.loss, self.steps, self.tokens, self.seconds = None, 0, 0, 0.0
+
+    def state(self, accelerator: Any) -> dict[str, Any]:
+        """What a checkpoint keeps. With several processes the loss kept is the ranks' mean, which each rank
+        restores: the logged mean then equals the uninterrupted run's up to float rounding."""
+        loss = None if self.loss is None else accelerator.reduce(self.loss, "mean").item()
+        return {"loss": loss, "steps": self.steps, "tokens": self.tokens, "seconds": self.seconds}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any] | None, device: Any) -> LogWindow:
+        if not state or state["loss"] is None:  # saved on a logging step (or by an llmkit without windows)
+            return cls()
+        import torch
+
+        # The loss was a float32 tensor: float32 -> Python float -> float32 is exact, so the sums go on bit for bit.
+        loss = torch.tensor(state["loss"], dtype=torch.float32, device=device)
+        return cls(loss, state["steps"], state["tokens"], state["seconds"])
+
+
 class Pretrainer:
     """Trains `model` on `train` blocks. `llmkit pretrain` runs `fit`; the speed benches drive this same object."""
 
@@ -100,6 +145,7 @@ class Pretrainer:
         self._orders: dict[int, Any] = {}
         self.step = 0
         self.log_history: list[dict[str, Any]] = []
+        self.window = LogWindow()
 
     # ------------------------------------------------------------------------------------------
     # One optimizer step
@@ -196,31 +242,27 @@ class Pretrainer:
         # Only the main process draws a bar; elsewhere tqdm's own defaults apply (TQDM_DISABLE=1 turns it off).
         quiet = {} if self.accelerator.is_main_process else {"disable": True}
         bar = tqdm(total=self.total_steps, initial=self.step, desc="pretrain", unit="step", **quiet)
-        window_loss, window_steps, window_tokens = None, 0, 0
-        window_start = time.perf_counter()
+        window = self.window
+        window.start()
         while self.step < self.total_steps:
             tokens = self.step_tokens(self.step)
-            loss = self.train_step()
-            window_loss = loss if window_loss is None else window_loss + loss
-            window_steps, window_tokens = window_steps + 1, window_tokens + tokens
+            window.add(self.train_step(), tokens)
             step, last = self.step, self.step == self.total_steps
             bar.update(1)
             if step % logging_steps == 0 or last:
                 # The one place the host waits for the GPU.
-                mean_loss = self.accelerator.reduce(window_loss, "mean").item() / window_steps
-                entry = self._log_entry(step, mean_loss, window_tokens, time.perf_counter() - window_start,
-                                        window_steps)
+                mean_loss = self.accelerator.reduce(window.loss, "mean").item() / window.steps
+                entry = self._log_entry(step, mean_loss, window.tokens, window.elapsed(), window.steps)
                 bar.set_postfix(loss=f"{mean_loss:.3f}", tok_s=f"{entry['tokens_per_second']:.0f}")
-                window_loss, window_steps, window_tokens = None, 0, 0
-                window_start = time.perf_counter()
+                window.reset()
+            window.pause()  # validation, samples and checkpoints are not training time
             if hooks.evaluate and (last or (eval_steps and step % eval_steps == 0)):
                 self.log_history.append({"step": step, **hooks.evaluate(step)})
             if hooks.sample and (last or (sample_steps and step % sample_steps == 0)):
                 hooks.sample(step)
             if checkpoint_dir is not None and save_steps and step % save_steps == 0 and not last:
                 self.save_checkpoint(checkpoint_dir, keep_checkpoints)
-            if window_steps == 0:
-                window_start = time.perf_counter()  # validation, samples and checkpoints are not training time
+            window.start()
         bar.close()
         return self.throughput()
 
@@ -306,6 +348,7 @@ class Pretrainer:
         from safetensors.torch import save_model
 
         self.accelerator.wait_for_everyone()
+        window = self.window.state(self.accelerator)  # every rank takes part in reducing its loss
         if self.accelerator.is_main_process:
             staging = begin_checkpoint(folder, self.step)
             save_model(self.unwrapped, str(staging / "model.safetensors"))
@@ -313,7 +356,7 @@ class Pretrainer:
             torch.save(self.scheduler.state_dict(), staging / "scheduler.pt")
             cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
             torch.save({"cpu": torch.get_rng_state(), "cuda": cuda_rng}, staging / "rng.pt")
-            state = {"step": self.step, "log_history": self.log_history}
+            state = {"step": self.step, "log_history": self.log_history, "window": window}
             (staging / "state.json").write_text(json.dumps(state), encoding="utf-8")
             commit_checkpoint(staging)
             prune_checkpoints(folder, keep)
@@ -336,6 +379,7 @@ class Pretrainer:
         state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
         self.step = state["step"]
         self.log_history = state["log_history"]
+        self.window = LogWindow.from_state(state.get("window"), self.device)
 
 
 def validation_batches(blocks: Blocks, batch_size: int, masking: Masking | None, seed: int, device: Any,
