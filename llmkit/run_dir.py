@@ -13,6 +13,8 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -25,6 +27,9 @@ from llmkit.errors import LlmkitError
 
 RUN_RECORD = "llmkit_run.json"
 RESOLVED_RECIPE = "llmkit_recipe.yaml"
+# Folders that runs fill while they train, before their record lists the files (a killed run's may hold more
+# than its record says): --overwrite counts everything in them as llmkit's.
+RUN_FOLDERS = ("checkpoints", "samples", "tensorboard", ".saving")
 _PACKAGES = ("torch", "transformers", "peft", "accelerate", "datasets", "tokenizers", "safetensors")
 
 
@@ -42,8 +47,9 @@ def check_output_dir(path: Path, overwrite: bool, inputs: Any = None) -> None:
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise LlmkitError(f"output folder {path} is not empty; pass --overwrite to replace it "
                           f"or choose another --output")
-    if overwrite and path.is_dir():
+    if overwrite and path.is_dir() and any(path.iterdir()):
         _refuse_deleting_inputs(path, inputs)
+        _files_of_the_run(path)  # refuses a folder holding files no llmkit run wrote
     check_writable(path)
     claim_output_dir(path)
 
@@ -102,6 +108,37 @@ def _refuse_deleting_inputs(path: Path, inputs: Any) -> None:
                               f"move it out or choose another --output")
 
 
+def _files_of_the_run(path: Path) -> list[Path]:
+    """Every file in `path`, once it is sure that the llmkit run whose record is there wrote them all; else one
+    line naming what is not the run's."""
+    record = path / RUN_RECORD
+    if not record.is_file():
+        raise LlmkitError(f"--overwrite: {path} holds no {RUN_RECORD}, so no llmkit run wrote it; "
+                          f"empty it yourself or choose another --output")
+    listed = {RUN_RECORD, RUN_RECORD + ".tmp", *json.loads(record.read_text(encoding="utf-8")).get("written_files", [])}
+    found = written_files(path)
+    foreign = [f for f in found if f not in listed and f.split("/")[0] not in RUN_FOLDERS]
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise LlmkitError(f"--overwrite: {path / foreign[0]}{more} was not written by the llmkit run there; "
+                          f"move it out or choose another --output")
+    return [path / f for f in found]
+
+
+def written_files(folder: Path) -> list[str]:
+    """The files under `folder`, as sorted relative POSIX paths."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def _remove_run(path: Path) -> None:
+    """Delete what the earlier run in `path` wrote (all that is there, as _files_of_the_run checked), then
+    its emptied folders."""
+    for file in _files_of_the_run(path):
+        file.unlink()
+    for folder in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        folder.rmdir()
+
+
 def _flat_items(values: Any, key: str = "") -> list[tuple[str, Any]]:
     if isinstance(values, dict):
         return [item for k, v in values.items() for item in _flat_items(v, k)]
@@ -122,14 +159,65 @@ def check_writable(path: Path) -> None:
         raise LlmkitError(f"cannot write to {path} ({e.strerror}); choose another --output") from None
 
 
+def check_free_space(path: Path, needed_bytes: int, what: str) -> None:
+    """Fail before training, not after it, when the disk holding `path` cannot take what the run will save."""
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if free < needed_bytes:
+        raise LlmkitError(f"{path} has {_size(free)} free, and {what} need about {_size(needed_bytes)}; "
+                          f"free space or choose another --output")
+
+
+def checkpoint_bytes(trained: int, steps: int, save_steps: int, keep: int) -> int:
+    """About what a run's checkpoints of `trained` bytes of weights take on disk at once: each holds the
+    weights and AdamW's two moments of each; at least one is written when checkpoints are on."""
+    if not save_steps:
+        return 0
+    written = max(1, steps // save_steps)
+    return (min(written, keep) if keep else written) * 3 * trained
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
 def prepare_output_dir(path: Path, overwrite: bool, inputs: Any = None) -> Path:
     if not is_main_process():
         return path
     check_output_dir(path, overwrite, inputs)
     if path.is_dir() and overwrite:
-        shutil.rmtree(path)
+        _remove_run(path)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextmanager
+def saving_into(output: Path) -> Iterator[Path]:
+    """A staging folder to save a run's model into; its files move into `output` only when the block ends
+    without an error. So a save that fails part-way (a full disk, Ctrl-C, a kill) never leaves weights or
+    a config in `output` that would load as a finished model: a failed save leaves nothing, a killed one
+    only `.saving/`, which the next --overwrite or resume removes. Each move is a rename on one filesystem.
+    Main process only."""
+    staging = output / ".saving"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # frees what a full disk filled
+        raise
+    for item in sorted(staging.iterdir()):
+        target = output / item.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        item.replace(target)
+    staging.rmdir()
 
 
 def package_versions() -> dict[str, str]:
@@ -179,6 +267,7 @@ class RunRecord:
     def stop(self, phase: str) -> float:
         elapsed = time.perf_counter() - self._phase_start.pop(phase)
         self.data["timings_s"][phase] = round(elapsed, 3)
+        self.save()  # the files the phase wrote are listed from now on
         return elapsed
 
     def update(self, **fields: Any) -> None:
@@ -195,6 +284,9 @@ class RunRecord:
     def save(self) -> None:
         if not self._writes:
             return
+        # What --overwrite may delete later: every file in the folder is this run's (the folder was empty, or
+        # held only an earlier run's files, which --overwrite removed).
+        self.data["written_files"] = sorted({*written_files(self.path.parent), RUN_RECORD} - {RUN_RECORD + ".tmp"})
         tmp = self.path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
         tmp.replace(self.path)

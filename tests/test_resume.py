@@ -137,10 +137,13 @@ def test_a_full_disk_while_saving_is_one_error_and_no_loadable_output(family_bas
     from llmkit.models.finetuned import load_finetuned
     from llmkit.workflows import finetune
 
-    def disk_full(*args, **kwargs):
+    save_weights = finetune._save_weights
+
+    def disk_full_after_the_weights(model, folder, form):  # the adapter is written, then the disk fills up
+        save_weights(model, folder, form)
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(finetune, "_save_weights", disk_full)
+    monkeypatch.setattr(finetune, "_save_weights", disk_full_after_the_weights)
     output = tmp_path / "out"
     cfg = build_config(FinetuneConfig, {"model": {"path": str(family_base("llama"))}, "output": str(output),
                                         "data": {"limit": 8, "max_length": 64}, "eval": {"max_samples": 0},
@@ -150,6 +153,28 @@ def test_a_full_disk_while_saving_is_one_error_and_no_loadable_output(family_bas
     assert _record(output)["status"] == "failed"
     with pytest.raises(LlmkitError, match="not a finished run: it failed"):
         load_finetuned(output)
+    # Nor does plain peft / transformers find a model there: the weights written never left the staging folder.
+    # (The last step's checkpoint stays, for a resume once there is space.)
+    assert sorted(p.name for p in output.iterdir()) == ["checkpoints", "llmkit_recipe.yaml", "llmkit_run.json"]
+
+
+def test_too_little_free_space_stops_the_run_before_training(family_base, tmp_path, monkeypatch):
+    import shutil
+
+    from llmkit import run_dir
+    from llmkit.config import FinetuneConfig, build_config
+    from llmkit.workflows import finetune
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(run_dir.shutil, "disk_usage", lambda path: usage._replace(free=100_000))
+    output = tmp_path / "out"
+    cfg = build_config(FinetuneConfig, {"model": {"path": str(family_base("llama"))}, "output": str(output),
+                                        "method": "full", "data": {"limit": 8, "max_length": 64},
+                                        "train": {"max_steps": 2, "batch_size": 4}})
+    with pytest.raises(LlmkitError, match=r"has 97.7 KiB free, and the trained weights and their checkpoints "
+                                          r"need about \d+\.\d MiB"):
+        finetune.run(cfg)
+    assert not (output / "checkpoints").exists()  # training never started
 
 
 def test_refused_rows_are_named_in_the_run_record(family_base, tmp_path):

@@ -17,7 +17,7 @@ from llmkit import console
 from llmkit.config import ClassicTrainConfig
 from llmkit.errors import LlmkitError
 from llmkit.models.classic.registry import Preset
-from llmkit.run_dir import RunRecord, prepare_output_dir
+from llmkit.run_dir import RunRecord, prepare_output_dir, saving_into
 from llmkit.training import distributed_summary, save_loss_curve, train_summary, training_arguments
 
 
@@ -89,8 +89,9 @@ def run(cfg: ClassicTrainConfig, preset: Preset, options: dict[str, Any], output
     sample = generate_text(model, tokenizer, prompt, max_new_tokens=120)
 
     # 5. Save.
-    model.save_pretrained(output)
-    tokenizer.save_pretrained(output)
+    with saving_into(output) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
     save_loss_curve(trainer.state.log_history, output, f"train {preset.name}")
     record.update(metrics=metrics, sample={"prompt": prompt, "continuation": sample},
                   distributed=distributed_summary(trainer), status="finished")

@@ -18,7 +18,7 @@ from typing import Any
 from llmkit import console
 from llmkit.config import DiffusionConfig
 from llmkit.errors import LlmkitError
-from llmkit.run_dir import RunRecord, default_output
+from llmkit.run_dir import RunRecord, default_output, saving_into
 from llmkit.workflows.generative_loop import (
     Batches,
     Checkpoints,
@@ -145,7 +145,8 @@ def run(cfg: DiffusionConfig) -> dict[str, Any]:
 
     # 4. The EMA weights and the training scheduler as a DDPMPipeline folder, next to llmkit's files.
     record.stop("train")
-    ema_pipeline().save_pretrained(output)
+    with saving_into(output) as staging:
+        ema_pipeline().save_pretrained(staging)
     grid("final")
     save_loss_curve(state.history, output, f"DDPM on {Path(images.source).name}")
     record.update(data={"source": images.source, "images": len(images.pixels),

@@ -20,7 +20,7 @@ from typing import Any
 from llmkit import console
 from llmkit.config import DiffusionFinetuneConfig
 from llmkit.errors import LlmkitError
-from llmkit.run_dir import RunRecord, default_output
+from llmkit.run_dir import RunRecord, default_output, saving_into
 from llmkit.workflows.generative_loop import (
     Batches,
     Checkpoints,
@@ -163,10 +163,11 @@ def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
     # 4. diffusers' LoRA format, with peft's config (alpha, targets) as metadata so a load scales it the same.
     record.stop("train")
     unwrapped = accelerator.unwrap_model(unet)
-    type(pipe).save_lora_weights(output, unet_lora_layers=convert_state_dict_to_diffusers(
-                                     get_peft_model_state_dict(unwrapped)),
-                                 unet_lora_adapter_metadata=unwrapped.peft_config["default"].to_dict(),
-                                 safe_serialization=True)
+    with saving_into(output) as staging:
+        type(pipe).save_lora_weights(staging, unet_lora_layers=convert_state_dict_to_diffusers(
+                                         get_peft_model_state_dict(unwrapped)),
+                                     unet_lora_adapter_metadata=unwrapped.peft_config["default"].to_dict(),
+                                     safe_serialization=True)
     grid("final")
     save_loss_curve(state.history, output, f"LoRA on {Path(images.source).name}")
     record.update(base_model=str(cfg.model), prompt=prompt, metrics=metrics,

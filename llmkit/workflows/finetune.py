@@ -23,11 +23,14 @@ from llmkit.config import FinetuneConfig, to_dict
 from llmkit.errors import LlmkitError, RunInterrupted
 from llmkit.run_dir import (
     RunRecord,
+    check_free_space,
     check_output_dir,
     check_writable,
+    checkpoint_bytes,
     claim_output_dir,
     default_output,
     prepare_output_dir,
+    saving_into,
 )
 from llmkit.training import (
     distributed_summary,
@@ -102,6 +105,9 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     trainable, total = parameter_counts(model)
     console.info(f"method {method.name}: {trainable:,} trainable of {total:,} parameters "
                  f"({100 * trainable / total:.2f}%)")
+    if console.is_main_process():
+        check_free_space(output, _bytes_to_save(model, method, cfg, ctx.total_steps),
+                         "the trained weights and their checkpoints")
     packing = _use_packing(cfg, method, family)
     trainer = _trainer(model, tokenizer, train_set, task.collator(tokenizer, packing), cfg, method, output)
     from llmkit.resumable_trainer import StopOnInterrupt, stop_on_ctrl_c
@@ -224,6 +230,17 @@ def _planned_steps(cfg: FinetuneConfig, n_examples: int) -> int:
     return max(1, math.ceil(cfg.train.epochs * math.ceil(n_examples / per_step)))
 
 
+def _bytes_to_save(model: Any, method: Method, cfg: FinetuneConfig, steps: int) -> int:
+    """About what the run writes at its peak: the saved weights (the whole model when the method saves one)
+    beside its checkpoints of the trainable weights. Ctrl-C or the last step writes one even in a short run."""
+    from llmkit.tuning.methods import save_format
+
+    trained = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    whole = sum(p.numel() * p.element_size() for p in model.parameters())
+    saved = whole if save_format(method, model) == "model" else trained
+    return saved + checkpoint_bytes(trained, steps, cfg.train.save_steps, cfg.train.keep_checkpoints)
+
+
 def _use_packing(cfg: FinetuneConfig, method: Method, family: Family | None) -> bool:
     if cfg.task != "sft" or not cfg.data.packing:
         return False
@@ -267,13 +284,13 @@ def save_finetuned(model: Any, tokenizer: Any, output: Path, method: Method, cfg
     from llmkit.tuning.methods import save_format
 
     form = save_format(method, model)
-    if not weights_saved:
-        _save_weights(model, output, form)
-    tokenizer.save_pretrained(output)
-    base = recorded_base(base_path)
-    FinetuneManifest(method=method.name, task=cfg.task, base_model=base, format=form, labels=labels,
-                     quantization=to_dict(cfg.qlora) if method.quantized_base else None,
-                     trust_remote_code=cfg.model.trust_remote_code, model_kwargs=model_kwargs).write(output)
+    with saving_into(output) as staging:
+        if not weights_saved:
+            _save_weights(model, staging, form)
+        tokenizer.save_pretrained(staging)
+        FinetuneManifest(method=method.name, task=cfg.task, base_model=recorded_base(base_path), format=form,
+                         labels=labels, quantization=to_dict(cfg.qlora) if method.quantized_base else None,
+                         trust_remote_code=cfg.model.trust_remote_code, model_kwargs=model_kwargs).write(staging)
 
 
 def recorded_base(base_path: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from llmkit import console
 from llmkit.config import GanConfig, GanSampleConfig
 from llmkit.errors import LlmkitError
-from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir
+from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir, saving_into
 from llmkit.workflows.generative_loop import (
     Batches,
     Checkpoints,
@@ -136,8 +136,9 @@ def run(cfg: GanConfig) -> dict[str, Any]:
 
     # 4. Save both networks, the final grid and the curves.
     record.stop("train")
-    accelerator.unwrap_model(generator).save_pretrained(output / GENERATOR)
-    accelerator.unwrap_model(discriminator).save_pretrained(output / DISCRIMINATOR)
+    with saving_into(output) as staging:
+        accelerator.unwrap_model(generator).save_pretrained(staging / GENERATOR)
+        accelerator.unwrap_model(discriminator).save_pretrained(staging / DISCRIMINATOR)
     grid("final")
     save_loss_curve(state.history, output, f"DCGAN on {Path(images.source).name}",
                     {"loss_d": "D loss", "loss_g": "G loss"})

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from llmkit.errors import LlmkitError
-from llmkit.run_dir import check_output_dir, prepare_output_dir
+from llmkit.run_dir import RunRecord, check_output_dir, prepare_output_dir, saving_into
+
+
+@dataclass
+class MergeRun:
+    """What `llmkit merge` was asked: the run record's config."""
+
+    adapter: str
+    base: str | None
+    output: str
 
 
 def merge_adapter(adapter: str, output: Path, *, base: str | None = None, overwrite: bool = False) -> Path:
@@ -22,6 +32,9 @@ def merge_adapter(adapter: str, output: Path, *, base: str | None = None, overwr
     if manifest.format == "adapter":
         model = model.merge_and_unload()
     prepare_output_dir(output, overwrite, [adapter, base])
-    model.save_pretrained(output)
-    tokenizer.save_pretrained(output)
+    record = RunRecord(output, "merge", MergeRun(adapter=str(adapter), base=base, output=str(output)))
+    with saving_into(output) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+    record.update(base_model=manifest.base_model, method=method.name, status="finished")
     return output

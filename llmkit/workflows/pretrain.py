@@ -19,7 +19,15 @@ from llmkit.errors import LlmkitError
 from llmkit.pretraining.architectures import Vocabulary, build_model, is_masked_lm
 from llmkit.pretraining.loop import Blocks, LogHooks, Masking, Pretrainer
 from llmkit.pretraining.presets import apply_preset
-from llmkit.run_dir import RunRecord, claim_output_dir, default_output, prepare_output_dir
+from llmkit.run_dir import (
+    RunRecord,
+    check_free_space,
+    checkpoint_bytes,
+    claim_output_dir,
+    default_output,
+    prepare_output_dir,
+    saving_into,
+)
 from llmkit.training import save_loss_curve, weights_are_sharded
 
 SAMPLES = "samples.jsonl"
@@ -68,6 +76,11 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     total_steps = cfg.train.max_steps or math.ceil(cfg.train.epochs * len(train_blocks) / rows_per_step)
     trainer = Pretrainer(model, train_blocks, cfg.train, total_steps, masking=masking, flops_per_token=flops,
                          peak_tflops=peak)
+    if console.is_main_process():
+        weights = sum(p.numel() * p.element_size() for p in model.parameters())
+        check_free_space(output, weights + checkpoint_bytes(weights, total_steps, cfg.monitor.save_steps,
+                                                            cfg.monitor.keep_checkpoints),
+                         "the model and its checkpoints")
     if resume_from is not None:
         trainer.load_checkpoint(resume_from)
         console.info(f"resuming from {resume_from} (step {trainer.step} of {total_steps})")
@@ -79,7 +92,7 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     # 4. Train, with validation, samples and checkpoints along the way.
     monitor = cfg.monitor
     hooks = LogHooks(evaluate=lambda step: _evaluate(trainer, eval_blocks, monitor.eval_batches, step),
-                     sample=lambda step: _log_samples(cfg, trainer.unwrapped, tokenizer, eval_blocks, output, step))
+                     sample=lambda step: _log_samples(cfg, trainer.unwrapped, tokenizer, eval_blocks, record, step))
     record.start("train")
     throughput = trainer.fit(hooks, logging_steps=cfg.train.logging_steps, eval_steps=monitor.eval_steps,
                              sample_steps=monitor.sample_steps, save_steps=monitor.save_steps,
@@ -97,7 +110,8 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
                "flops_per_token": flops, "mfu_peak": peak_source, "loss_kind": trainer.loss_kind,
                "corpus_tokens": n_tokens, "train_blocks": len(train_blocks), "validation_blocks": len(eval_blocks)}
     if trainer.accelerator.is_main_process:
-        trainer.unwrapped.save_pretrained(output)
+        with saving_into(output) as staging:
+            trainer.unwrapped.save_pretrained(staging)
         shutil.rmtree(output / CHECKPOINTS, ignore_errors=True)
         save_loss_curve(trainer.log_history, output, f"pretrain {cfg.arch.type} ({cfg.arch.preset})")
         record.update(metrics=metrics, status="finished")
@@ -189,7 +203,8 @@ def _evaluate(trainer: Pretrainer, blocks: Blocks, max_batches: int, step: int) 
     return metrics
 
 
-def _log_samples(cfg: PretrainConfig, model: Any, tokenizer: Any, blocks: Blocks, output: Path, step: int) -> None:
+def _log_samples(cfg: PretrainConfig, model: Any, tokenizer: Any, blocks: Blocks, record: RunRecord,
+                 step: int) -> None:
     from llmkit.pretraining.samples import causal_samples, fill_mask_examples
 
     if is_masked_lm(cfg.arch.type):
@@ -202,6 +217,7 @@ def _log_samples(cfg: PretrainConfig, model: Any, tokenizer: Any, blocks: Blocks
     console.info(f"step {step} samples:\n" + "\n".join(lines))
     if not console.is_main_process():
         return
-    with open(output / SAMPLES, "a", encoding="utf-8") as f:
+    with open(record.path.parent / SAMPLES, "a", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps({"step": step, **row}, ensure_ascii=False) + "\n")
+    record.save()  # lists the samples file, which a run killed later leaves behind

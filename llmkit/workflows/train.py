@@ -21,7 +21,7 @@ from llmkit.config import ClassicTrainConfig
 from llmkit.data.images import ModelInputs
 from llmkit.errors import LlmkitError
 from llmkit.models.classic.registry import Preset, get_preset
-from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir
+from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir, saving_into
 from llmkit.training import distributed_summary, save_loss_curve, save_sharded_model, train_summary, training_arguments
 
 
@@ -106,10 +106,11 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
     from llmkit.eval.classifier_plots import confusion_matrix, save_accuracy_curve, save_confusion_matrix
 
     record.stop("train")
-    if not weights_saved:
-        model.save_pretrained(output)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(output)
+    with saving_into(output) as staging:
+        if not weights_saved:
+            model.save_pretrained(staging)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(staging)
     logits = result.predictions[0] if isinstance(result.predictions, tuple) else result.predictions
     counts = confusion_matrix(np.argmax(logits, axis=-1), result.label_ids, len(classes))
     save_confusion_matrix(counts, classes, output, f"{preset.name} on {Path(source).name}")
