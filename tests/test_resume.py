@@ -132,6 +132,17 @@ def test_resume_without_a_checkpoint_is_one_line(tmp_path):
     assert "no checkpoint" in line and "train.save_steps" in line
 
 
+def test_two_runs_with_the_same_seed_log_the_same_losses_and_end_with_the_same_weights(family_base, tmp_path):
+    # Separate processes (each with its own hash seed), the built-in task's data, dropout in the adapter.
+    outputs = [tmp_path / "first", tmp_path / "second"]
+    for output in outputs:
+        result = _llmkit(*_args(family_base("llama"), "lora", 6, "--output", str(output), "--set", "lora.dropout=0.1"))
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert len(_losses(outputs[0])) == 6 and _losses(outputs[0]) == _losses(outputs[1])
+    first, second = _weights(outputs[0]), _weights(outputs[1])
+    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
 def test_a_full_disk_while_saving_is_one_error_and_no_loadable_output(family_base, tmp_path, monkeypatch):
     from llmkit.config import FinetuneConfig, build_config
     from llmkit.models.finetuned import load_finetuned

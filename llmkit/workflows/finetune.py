@@ -61,12 +61,13 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
         claim_output_dir(output)
     task = _make_task(cfg)
 
-    # 2. Base model and tokenizer. Seed first: a classifier's new head initialises randomly as it loads, and
-    # adapters as the method wraps the model (Trainer seeds only later).
+    # 2. Base model and tokenizer. Seed after the built-in base is found (building it draws random numbers) and
+    # before loading: a classifier's new head initialises randomly as it loads, and adapters as the method
+    # wraps the model (Trainer seeds only later). So a run that builds the base trains as one that finds it cached.
     from transformers import set_seed
 
-    set_seed(cfg.train.seed)
     base_path = cfg.model.path or str(_builtin_base())
+    set_seed(cfg.train.seed)
     family = _family(base_path, cfg)
     model_kwargs = method.load_kwargs(cfg, family) if method.load_kwargs else {}
     model, tokenizer = _load_base(base_path, cfg, method, family, task.labels, model_kwargs)
