@@ -159,6 +159,10 @@ def save_loss_curve(log_history: list[dict[str, Any]], output_dir: Path, title: 
     series = series or {"loss": "train loss", "eval_loss": "validation loss"}
     curves = {key: [(e["step"], e[key]) for e in log_history if key in e] for key in series}
     (output_dir / "loss_history.json").write_text(json.dumps(log_history, indent=1), encoding="utf-8")
+    if "loss" in curves and not curves["loss"]:
+        # A run shorter than train.logging_steps logs no loss; Trainer's summary still has the run's mean.
+        summary = [(e["step"], e["train_loss"]) for e in log_history if "train_loss" in e]
+        curves, series = {"train_loss": summary, **curves}, {"train_loss": "train loss (mean of the run)", **series}
     if not any(curves.values()):
         return None
     import matplotlib
@@ -168,8 +172,9 @@ def save_loss_curve(log_history: list[dict[str, Any]], output_dir: Path, title: 
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, points in curves.items():
-        if points:  # evaluation points are sparse: mark them
-            ax.plot(*zip(*points), marker="o" if key.startswith("eval") else None, label=series[key])
+        if points:  # sparse points (evaluations, a one-point run) are marked: a line needs two to show
+            sparse = key.startswith("eval") or len(points) == 1
+            ax.plot(*zip(*points), marker="o" if sparse else None, label=series[key])
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title)
