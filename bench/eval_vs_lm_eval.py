@@ -3,7 +3,9 @@
 The sample benchmark's choice items are written as a C-Eval folder (val/ to score, dev/ for shots). llmkit
 reads it with its C-Eval loader and scores it; lm_eval scores the same CSVs through a local task YAML with
 C-Eval's own configuration (description, doc_to_text, first_n shots), once over the letters " A"... and once
-over the option texts. The table compares every item's log-likelihoods and predictions, and the accuracies.
+over the option texts. The table compares every item's log-likelihoods, and lm-eval's three accuracies (acc,
+acc_norm: log-likelihood per character of the choice, acc_bytes: per UTF-8 byte) item by item and overall,
+taken from lm_eval's own per-sample results.
 
     python bench/eval_vs_lm_eval.py [--model PATH] [--shots 0 5]     # needs: pip install "lm-eval[hf]"
 
@@ -27,6 +29,7 @@ import yaml
 SUBJECT = "sample"
 DESCRIPTION = f"以下是中国关于{SUBJECT}考试的单项选择题，请选出其中的正确答案。\n\n"
 DOC_TO_TEXT = "{{question.strip()}}\nA. {{A}}\nB. {{B}}\nC. {{C}}\nD. {{D}}\n答案："
+METRICS = ("acc", "acc_norm", "acc_bytes")
 
 
 def write_ceval_folder(root: Path) -> int:
@@ -53,15 +56,15 @@ def write_tasks(root: Path, tasks_dir: Path) -> None:
               "validation_split": "val", "fewshot_split": "dev", "fewshot_config": {"sampler": "first_n"},
               "output_type": "multiple_choice", "description": DESCRIPTION, "doc_to_text": DOC_TO_TEXT,
               "doc_to_target": "{{['A', 'B', 'C', 'D'].index(answer)}}",
-              "metric_list": [{"metric": "acc"}, {"metric": "acc_norm"}]}
+              "metric_list": [{"metric": metric} for metric in METRICS]}
     tasks_dir.mkdir()
     for name, choices in (("llmkit_letters", ["A", "B", "C", "D"]), ("llmkit_options", "{{[A, B, C, D]}}")):
         (tasks_dir / f"{name}.yaml").write_text(
             yaml.safe_dump({"task": name, **common, "doc_to_choice": choices}, allow_unicode=True), encoding="utf-8")
 
 
-def run_lm_eval(model: str, tasks_dir: Path, shots: int, out: Path) -> dict[str, list[list[float]]]:
-    """Per task, each item's log-likelihoods (in doc order) from lm_eval's logged samples."""
+def run_lm_eval(model: str, tasks_dir: Path, shots: int, out: Path) -> dict[str, list[dict]]:
+    """Per task, lm_eval's logged samples in doc order: log-likelihoods ("resps") and per-item metrics."""
     command = ["lm_eval", "--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
                "--tasks", "llmkit_letters,llmkit_options", "--include_path", str(tasks_dir), "--num_fewshot",
                str(shots), "--batch_size", "4", "--device", "cpu", "--log_samples", "--output_path", str(out)]
@@ -72,9 +75,8 @@ def run_lm_eval(model: str, tasks_dir: Path, shots: int, out: Path) -> dict[str,
     found = {}
     for task in ("llmkit_letters", "llmkit_options"):
         [samples] = list(out.rglob(f"samples_{task}_*.jsonl"))
-        rows = sorted((json.loads(line) for line in samples.read_text(encoding="utf-8").splitlines()),
-                      key=lambda r: r["doc_id"])
-        found[task] = [[float(resp[0][0]) for resp in r["resps"]] for r in rows]
+        found[task] = sorted((json.loads(line) for line in samples.read_text(encoding="utf-8").splitlines()),
+                             key=lambda r: r["doc_id"])
     return found
 
 
@@ -91,19 +93,19 @@ def run_llmkit(model_path: str, root: Path, shots: int) -> list[dict]:
     return score_choice_items(model, tokenizer, bench.items, bench.shots, cfg, batch_size=8, cache=OutputCache(None))
 
 
-def compare(records: list[dict], harness: list[list[float]], key: str, norm_lengths: bool) -> list[str]:
-    """One table row: items, max |difference| of log-likelihoods, equal predictions, both accuracies."""
-    import numpy as np
-
-    ours = [r[key]["logprobs_raw" if key == "loglikelihood_option" else "logprobs"] for r in records]
-    diff = max(abs(a - b) for mine, theirs in zip(ours, harness) for a, b in zip(mine, theirs))
-    gold = [r["options"] and "ABCD".index(r["answer"]) for r in records]
-    lengths = [[len(o) for o in r["options"]] for r in records]
-    theirs = [int(np.argmax(np.array(h) / (np.array(n) if norm_lengths else 1))) for h, n in zip(harness, lengths)]
-    mine = ["ABCD".index(r[key]["predicted"]) for r in records]
-    same = sum(a == b for a, b in zip(mine, theirs))
-    acc = lambda preds: 100 * sum(p == g for p, g in zip(preds, gold)) / len(gold)  # noqa: E731
-    return [str(len(records)), f"{diff:.2e}", f"{same}/{len(records)}", f"{acc(mine):.1f}", f"{acc(theirs):.1f}"]
+def compare(records: list[dict], samples: list[dict], key: str) -> list[list[str]]:
+    """One table row per metric: items, max |difference| of log-likelihoods, items where llmkit's and lm_eval's
+    verdicts agree, and both accuracies."""
+    theirs_ll = [[float(resp[0][0]) for resp in sample["resps"]] for sample in samples]
+    diff = max(abs(a - b) for r, h in zip(records, theirs_ll) for a, b in zip(r[key]["logprobs"], h))
+    rows = []
+    for metric in METRICS:
+        mine = [bool(r[key][metric]) for r in records]
+        theirs = [bool(sample[metric]) for sample in samples]
+        same = sum(a == b for a, b in zip(mine, theirs))
+        rows.append([metric, str(len(records)), f"{diff:.2e}", f"{same}/{len(records)}",
+                     f"{100 * sum(mine) / len(mine):.1f}", f"{100 * sum(theirs) / len(theirs):.1f}"])
+    return rows
 
 
 def main() -> None:
@@ -126,13 +128,12 @@ def main() -> None:
         for shots in args.shots:
             records = run_llmkit(model, root, shots)
             harness = run_lm_eval(model, Path(tmp) / "tasks", shots, Path(tmp) / f"out{shots}")
-            rows.append([f"{shots}-shot", "letters ' A'..' D' (acc)",
-                         *compare(records, harness["llmkit_letters"], "loglikelihood", False)])
-            rows.append([f"{shots}-shot", "option texts (acc_norm)",
-                         *compare(records, harness["llmkit_options"], "loglikelihood_option", True)])
+            for continuations, task, key in (("letters ' A'..' D'", "llmkit_letters", "loglikelihood"),
+                                             ("option texts", "llmkit_options", "loglikelihood_option")):
+                rows += [[f"{shots}-shot", continuations, *row] for row in compare(records, harness[task], key)]
     print(f"model: {model}")
-    print(table(["shots", "continuations", "items", "max |Δ log-lik|", "same prediction", "llmkit acc %",
-                 "lm-eval acc %"], rows))
+    print(table(["shots", "continuations", "metric", "items", "max |Δ log-lik|", "same verdict", "llmkit %",
+                 "lm-eval %"], rows))
 
 
 if __name__ == "__main__":

@@ -744,12 +744,15 @@ class ChoiceSection:
         "How choice items are scored (each recorded per item): loglikelihood compares log P(' A')...; generate "
         "answers and extracts the letter (SuperCLUE).", ["loglikelihood", "generate"])
     primary: Literal["generate", "loglikelihood", "loglikelihood_option"] = _help(
-        "Which score counts for the choice track (loglikelihood_option: over the full option texts, "
-        "normalised by length).", "generate")
+        "Which score counts for the choice track (loglikelihood_option: the option text most likely per "
+        "character, lm-eval's acc_norm over the texts).", "generate")
     shots: int = _help("Solved examples before each question, from the format's dev split (0: zero-shot).",
                        0, at_least=0)
     chat_template: bool = _help("Ask choice questions inside the tokenizer's chat template.", False)
     max_new_tokens: int = _help("Tokens generated per choice answer.", 32, at_least=1)
+    category_max_new_tokens: list[str] = _help(
+        "Token budgets for generated choice answers per category, as CATEGORY=N (a category or a prefix such "
+        "as ceval/; the most specific wins); other categories take max_new_tokens.", [])
 
 
 @dataclass

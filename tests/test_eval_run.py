@@ -1,5 +1,6 @@
-"""`llmkit eval` end to end on tiny random models: batch-size invariance, the output cache, the report files,
-adapters and merged models, the leaderboard and the CLI's contract."""
+"""`llmkit eval` end to end on tiny random models: batch-size invariance, the output cache, the report files and
+their one headline, shots and token budgets, row warnings, adapters and merged models, the leaderboard and
+the CLI's contract."""
 
 import json
 import os
@@ -9,6 +10,7 @@ import sys
 import pytest
 
 from llmkit.config import EvalConfig, build_config
+from llmkit.errors import LlmkitError
 from llmkit.workflows import evaluate
 
 
@@ -31,6 +33,8 @@ def test_results_do_not_change_with_batch_size(tiny_base, tmp_path):
             for size in (1, 5)]
     one, five = by_id(runs[0]), by_id(runs[1])
     assert one.keys() == five.keys() and len(one) == 12
+    assert {r["shots"] for r in one.values() if r["type"] == "choice"} == {2}  # what the prompts had
+    assert runs[0]["results"]["choice_shots"] == 2
     for key, a in one.items():
         b = five[key]
         if a["type"] == "choice":
@@ -74,7 +78,77 @@ def test_report_files_and_a_rerun_that_only_rescores(tiny_base, tmp_path):
     assert again["results"]["total"] == pytest.approx((3 * tracks["choice"] + tracks["open_reference"]) / 4, abs=0.01)
 
 
-def test_adapter_merged_and_finetune_output_give_the_same_scores(tiny_base, tmp_path):
+def test_one_headline_in_results_report_chart_and_compare(tiny_base, tmp_path, monkeypatch):
+    from llmkit.eval import report
+    from llmkit.eval.leaderboard import build_leaderboard
+
+    charted = {}
+    draw = report.save_bar_chart
+    monkeypatch.setattr(report, "save_bar_chart", lambda scores, *a: (charted.update(scores), draw(scores, *a))[1])
+    out = tmp_path / "run"
+    result = evaluate.run(config(tiny_base, out, categories=("logic", "knowledge", "dialogue"), limit=6,
+                                 choice={"primary": "loglikelihood"}, report={"reference_weight": 3.0}))["results"]
+    results = json.loads((out / "results.json").read_text())
+    tracks, total = results["tracks"], results["total"]
+    assert total == pytest.approx((tracks["choice"] + 3 * tracks["open_reference"]) / 4, abs=0.01) and total > 0
+    assert total == results["overall"]["score"] == result["total"] == charted["TOTAL"]
+    assert {name: charted[name] for name in results["categories"]} == {
+        name: c["score"] for name, c in results["categories"].items()}
+    lines = (out / "report.md").read_text().splitlines()
+    cell = f"{total:.1f}"
+    assert f"**Total {cell}**" in lines[4]
+    assert next(line for line in lines if line.startswith("| total")).split("|")[2].strip() == cell
+    columns = next(line for line in lines if line.startswith("| category")).split("|")
+    overall = next(line for line in lines if line.startswith("| overall")).split("|")
+    assert overall[[c.strip() for c in columns].index("score")].strip() == cell
+    assert build_leaderboard([out])["rows"][0]["total"] == total
+
+
+def test_shots_are_never_more_than_the_dev_split_holds(tiny_base, tmp_path):
+    header = "id,question,A,B,C,D,answer,explanation\n"
+    (tmp_path / "ceval" / "val").mkdir(parents=True)
+    (tmp_path / "ceval" / "dev").mkdir()
+    val = tmp_path / "ceval" / "val" / "law_val.csv"
+    val.write_text(header + "0,q1,a,b,c,d,A,\n1,q2,a,b,c,,B,\n", encoding="utf-8")
+    (tmp_path / "ceval" / "dev" / "law_dev.csv").write_text(header + "0,s,a,b,c,d,C,\n", encoding="utf-8")
+    common = {"sources": [str(tmp_path / "ceval")], "categories": [], "choice": {"methods": ["loglikelihood"],
+                                                                                "primary": "loglikelihood"}}
+    with pytest.raises(LlmkitError, match=r"choice.shots=2 asks for more solved examples than the dev split "
+                                          r"holds: ceval/law has 1; use --shots 1 or fewer"):
+        evaluate.run(config(tiny_base, tmp_path / "two", **{**common, "choice": {**common["choice"], "shots": 2}}))
+    assert not (tmp_path / "two").exists()
+    result = evaluate.run(config(tiny_base, tmp_path / "one", **{**common, "choice": {**common["choice"], "shots": 1}}))
+    assert [r["shots"] for r in result["records"]] == [1, 1] and result["results"]["choice_shots"] == 1
+    # The row with an empty option is scored, and the warning says where it is.
+    record = json.loads((tmp_path / "one" / "llmkit_run.json").read_text())
+    assert record["row_warnings"] == [f"{val}:3: option D is empty; the item is scored with it blank"]
+    assert result["results"]["row_warnings"] == 1
+
+
+def test_token_budget_per_category_and_answers_without_a_letter_are_counted(tiny_base, tmp_path):
+    def run(name, budgets):
+        cfg = config(tiny_base, tmp_path / name, categories=("logic", "knowledge"), limit=3,
+                     choice={"methods": ["generate"]}, generation={"cache": False})
+        cfg.choice.category_max_new_tokens = budgets
+        return evaluate.run(cfg)
+
+    short, full = by_id(run("short", ["logic=2"])), by_id(run("full", []))
+    assert {r["category"]: r["generate"]["max_new_tokens"] for r in short.values() if r["type"] == "choice"} == {
+        "logic": 2, "knowledge": 6}
+    logic = [key for key, r in short.items() if r["category"] == "logic" and r["type"] == "choice"]
+    # Greedy decoding: two tokens of an answer are the start of its six.
+    assert all(full[k]["generate"]["answer"].startswith(short[k]["generate"]["answer"]) for k in logic)
+    assert any(len(short[k]["generate"]["answer"]) < len(full[k]["generate"]["answer"]) for k in logic)
+    assert not any(r["generate"]["answer"].endswith("\ufffd") for r in short.values() if r["type"] == "choice")
+
+    results = json.loads((tmp_path / "full" / "results.json").read_text())
+    unanswered = [r for r in full.values() if r["type"] == "choice" and r["generate"]["extracted"] is None]
+    assert results["overall"]["no_answer"] == len(unanswered) == sum(results["overall"]["no_answer_reasons"].values())
+    assert all(r["generate"]["no_answer"] for r in unanswered)
+    assert "| no answer" in (tmp_path / "full" / "report.md").read_text()
+
+
+def test_adapter_merged_and_finetune_output_give_the_same_scores(tiny_base, tmp_path, monkeypatch):
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -95,7 +169,10 @@ def test_adapter_merged_and_finetune_output_give_the_same_scores(tiny_base, tmp_
     common = {"sources": ["sample"], "categories": ["knowledge"], "limit": 3, "choice": {"methods": ["loglikelihood"],
                                                                                           "primary": "loglikelihood"}}
     base = evaluate.run(config(tiny_base, tmp_path / "base", **common))
-    with_adapter = evaluate.run(config(tiny_base, tmp_path / "adapter-run", adapter=adapter, **common))
+    adapter_run = config(tiny_base, None, adapter=adapter, **common)
+    adapter_run.output = None  # named by llmkit, in ./runs
+    monkeypatch.chdir(tmp_path)
+    with_adapter = evaluate.run(adapter_run)
     finetune_output = evaluate.run(config(adapter, tmp_path / "output-run", **common))
     merged_run = evaluate.run(config(merged, tmp_path / "merged-run", **common))
 
@@ -106,6 +183,10 @@ def test_adapter_merged_and_finetune_output_give_the_same_scores(tiny_base, tmp_
     assert logprobs(finetune_output) == pytest.approx(logprobs(with_adapter), abs=1e-5)
     assert logprobs(merged_run) == pytest.approx(logprobs(with_adapter), abs=1e-4)
     assert with_adapter["results"]["adapter"] == str(adapter)
+    # The run is named and titled for the adapter, not only for its base.
+    assert with_adapter["output"].name.startswith("eval-adapter-")
+    title = f"# llmkit eval: {tiny_base} + adapter"
+    assert (with_adapter["output"] / "report.md").read_text(encoding="utf-8").splitlines()[0] == title
 
 
 def llmkit(*args):
@@ -134,6 +215,8 @@ def test_cli_eval_compare_and_errors(tiny_base, tmp_path):
                             "does not exist"),
                            (["eval", "--model", str(tiny_base), "--data", "sample", "--categories", "nothing",
                              "--output", str(tmp_path / "x")], "no items to evaluate"),
+                           (["eval", "--model", str(tiny_base), "--data", "sample", "--categories", "logic",
+                             "--shots", "3", "--output", str(tmp_path / "x")], "logic has 2"),
                            (["eval", "compare", str(tmp_path)], "not an `llmkit eval` run folder")]:
         done = llmkit(*args)
         lines = [line for line in done.stderr.splitlines() if line.strip()]

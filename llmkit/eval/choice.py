@@ -1,9 +1,13 @@
 """Scoring multiple-choice items both ways, recorded per item.
 
-- log-likelihood (lm-evaluation-harness's `multiple_choice`): the letter whose continuation " A", " B", ...
-  is most likely after the prompt; and, separately, the option whose full text is most likely, per
-  character (lm-evaluation-harness's acc_norm).
-- generation + extraction (SuperCLUE): greedy answer, then the letter found in it; none found is wrong.
+- log-likelihood (lm-evaluation-harness's `multiple_choice`): the continuations " A", " B", ... after the prompt,
+  and, separately, " " + each option's text. Each set is scored with lm-evaluation-harness's three accuracies:
+  `acc` (the most likely continuation), `acc_norm` (log-likelihood divided by the choice's length in
+  characters) and `acc_bytes` (divided by its length in UTF-8 bytes). The choice is the string without the
+  delimiter ("A", "北京"), as lm-evaluation-harness measures it; for one-letter choices all three agree.
+  The letters are decided by `acc`, the option texts by `acc_norm`.
+- generation + extraction (SuperCLUE): greedy answer, then the letter found in it; no answer is wrong, and
+  why there is none is recorded (llmkit/eval/extraction.py).
 """
 
 from __future__ import annotations
@@ -11,42 +15,65 @@ from __future__ import annotations
 from typing import Any
 
 from llmkit.config import ChoiceSection
-from llmkit.eval.extraction import extract_letter
-from llmkit.eval.generation import generate_texts
+from llmkit.eval.extraction import extract_answer
+from llmkit.eval.generation import cached_generate
 from llmkit.eval.items import EvalItem
 from llmkit.eval.loglikelihood import score_continuations
 from llmkit.eval.output_cache import OutputCache
 from llmkit.eval.prompts import SHOT_DELIMITER, TARGET_DELIMITER, render_choice_prompt
+from llmkit.eval.token_budget import budget_for
+
+LL_METRICS = ("acc", "acc_norm", "acc_bytes")
 
 
 def score_choice_items(model: Any, tokenizer: Any, items: list[EvalItem], shots: dict[str, list[EvalItem]],
-                       cfg: ChoiceSection, *, batch_size: int, cache: OutputCache) -> list[dict[str, Any]]:
-    """One record per item: the prompt, each method's prediction and whether it is right."""
+                       cfg: ChoiceSection, *, batch_size: int, cache: OutputCache,
+                       budgets: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """One record per item: the prompt, the shots it had, each method's prediction and whether it is right.
+
+    `budgets` maps a category (or prefix) to the tokens its generated answers may take (default
+    `cfg.max_new_tokens`).
+    """
     def prompts_for(answer_with_text: bool) -> list[str]:
         return [render_choice_prompt(item, shots.get(item.category, [])[:cfg.shots], tokenizer, cfg.chat_template,
                                      answer_with_text) for item in items]
 
     prompts = prompts_for(False)
-    records = [{**item.to_record(), "prompt": prompt} for item, prompt in zip(items, prompts)]
+    records = [{**item.to_record(), "prompt": prompt, "shots": len(shots.get(item.category, [])[:cfg.shots])}
+               for item, prompt in zip(items, prompts)]
     if "loglikelihood" in cfg.methods:
         # Option texts are scored after shots answered with their texts; without shots both prompts are one.
         text_prompts = prompts_for(True) if cfg.shots else prompts
         _add_loglikelihoods(model, tokenizer, items, prompts, text_prompts, records, batch_size, cache)
     if "generate" in cfg.methods:
-        # A plain prompt is a page of exam questions: a base model writes the next one after a blank line.
-        stop = () if cfg.chat_template else (SHOT_DELIMITER,)
-        keys = [cache.key("generate", prompt=p, max_new_tokens=cfg.max_new_tokens, stop=stop, special_tokens=None)
-                for p in prompts]
-        answers = cache.fetch(keys, lambda missing: generate_texts(
-            model, tokenizer, [prompts[i] for i in missing], max_new_tokens=cfg.max_new_tokens,
-            batch_size=batch_size, stop=stop, desc="choice answers"))
-        for item, record, answer in zip(items, records, answers):
-            letter = extract_letter(answer, "".join(item.letters), item.options)
-            record["generate"] = {"answer": answer, "extracted": letter, "correct": letter == item.answer}
+        for record, answer in zip(records, _generate(model, tokenizer, items, prompts, cfg, budgets or {},
+                                                     batch_size, cache)):
+            record["generate"] = answer
     for record in records:
         record["correct"] = record[cfg.primary]["correct"]
         record["score"] = 100.0 * record["correct"]
     return records
+
+
+def _generate(model: Any, tokenizer: Any, items: list[EvalItem], prompts: list[str], cfg: ChoiceSection,
+              budgets: dict[str, int], batch_size: int, cache: OutputCache) -> list[dict[str, Any]]:
+    """Each item's generated answer, the letter extracted from it (or why there is none) and its budget."""
+    # A plain prompt is a page of exam questions: a base model writes the next one after a blank line.
+    stop = () if cfg.chat_template else (SHOT_DELIMITER,)
+    tokens = [budget_for(item.category, cfg.max_new_tokens, budgets) for item in items]
+    answers: list[str] = [""] * len(items)
+    for budget in sorted(set(tokens)):  # one generate pass per budget
+        group = [i for i, t in enumerate(tokens) if t == budget]
+        for i, answer in zip(group, cached_generate(model, tokenizer, [prompts[i] for i in group], cache=cache,
+                                                    max_new_tokens=budget, batch_size=batch_size, stop=stop,
+                                                    desc="choice answers")):
+            answers[i] = answer
+    results = []
+    for item, answer, budget in zip(items, answers, tokens):
+        extraction = extract_answer(answer, "".join(item.letters), item.options)
+        results.append({"answer": answer, "max_new_tokens": budget, "extracted": extraction.letter,
+                        "no_answer": extraction.no_answer, "correct": extraction.letter == item.answer})
+    return results
 
 
 def _add_loglikelihoods(model: Any, tokenizer: Any, items: list[EvalItem], prompts: list[str], text_prompts: list[str],
@@ -65,12 +92,25 @@ def _add_loglikelihoods(model: Any, tokenizer: Any, items: list[EvalItem], promp
         letters = [s[0] for s in scored[at:at + n]]
         options = [s[0] for s in scored[at + n:at + 2 * n]]
         at += 2 * n
-        # acc_norm divides by the option's length in characters, without the delimiter.
-        per_char = [lp / max(1, len(text)) for lp, text in zip(options, item.options)]
-        record["loglikelihood"] = _argmax_record(item, letters)
-        record["loglikelihood_option"] = {**_argmax_record(item, per_char), "logprobs_raw": options}
+        record["loglikelihood"] = multiple_choice_record(item, letters, item.letters, "acc")
+        record["loglikelihood_option"] = multiple_choice_record(item, options, item.options, "acc_norm")
 
 
-def _argmax_record(item: EvalItem, values: list[float]) -> dict[str, Any]:
-    best = max(range(len(values)), key=lambda i: values[i])  # the first of equals wins, as numpy's argmax
-    return {"logprobs": values, "predicted": item.letters[best], "correct": item.letters[best] == item.answer}
+def multiple_choice_record(item: EvalItem, logprobs: list[float], choices: list[str],
+                           decided_by: str) -> dict[str, Any]:
+    """lm-evaluation-harness's acc, acc_norm and acc_bytes of one item, and the prediction `decided_by` makes.
+
+    As in lm-evaluation-harness (api/task.py, `process_results` for multiple_choice): acc_norm divides each
+    log-likelihood by len(choice), acc_bytes by len(choice.encode("utf-8")), and the first of equals wins
+    (numpy's argmax). An empty choice counts as length 1 here, where lm-evaluation-harness divides by zero.
+    """
+    normalised = {
+        "acc": logprobs,
+        "acc_norm": [lp / max(1, len(c)) for lp, c in zip(logprobs, choices)],
+        "acc_bytes": [lp / max(1, len(c.encode("utf-8"))) for lp, c in zip(logprobs, choices)],
+    }
+    picks = {metric: max(range(len(values)), key=values.__getitem__) for metric, values in normalised.items()}
+    record: dict[str, Any] = {"logprobs": logprobs, "predicted": item.letters[picks[decided_by]]}
+    record.update({metric: picks[metric] == item.answer_index for metric in LL_METRICS})
+    record["correct"] = record[decided_by]
+    return record

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from llmkit.errors import LlmkitError
-from llmkit.eval.items import LETTERS, Benchmark, EvalItem, SkippedRow
+from llmkit.eval.items import LETTERS, Benchmark, EvalItem, RowNote
+from llmkit.eval.subjects import MAPPING_FILE, subject_names
 
 SAMPLE_BENCHMARK = Path(__file__).resolve().parent / "benchmarks" / "sample"
 OPEN_METRICS = ("exact_match", "numeric_match", "rouge_l", "bleu")
@@ -101,8 +102,9 @@ def load_llmkit(path: Path, split: str) -> Benchmark:
                     raise BadRow(problem)
                 item = llmkit_item(row, source)
             except BadRow as e:
-                bench.skipped.append(SkippedRow(str(file), number, str(e)))
+                bench.skipped.append(RowNote(str(file), number, str(e)))
                 continue
+            bench.warnings += empty_options(str(file), number, item)
             if row.get("split", split) == "dev":
                 bench.shots.setdefault(item.category, []).append(item)
             else:
@@ -151,62 +153,77 @@ def load_exam(layout: ExamLayout, root: Path, split: str) -> Benchmark:
         raise LlmkitError(f"{root} has no {layout.style} files {split}/{pattern}; "
                           f"point at the folder holding dev/, val/, test/ and check --split")
     bench = Benchmark()
-    names = _subject_names(root)
+    names = subject_names(layout.style, root)
     for file in files:
         subject = layout.subject(file, split)
         name = names.get(subject, subject.replace("_", " "))
-        items, skipped = _read_exam_csv(layout, file, subject, name)
-        bench.items += items
-        bench.skipped += skipped
+        if names and subject not in names:
+            bench.warnings.append(RowNote(str(file), 1, f"{subject} is not a {layout.style} subject and {root} has "
+                                          f"no {MAPPING_FILE} naming it: the prompt calls it {name!r}"))
+        bench.extend(_read_exam_csv(layout, file, split, subject, name))
         dev_file = root / "dev" / layout.file_pattern.format(subject=subject, split="dev")
         if split != "dev" and dev_file.is_file():
-            shots, dev_skipped = _read_exam_csv(layout, dev_file, subject, name)
-            bench.shots[f"{layout.style}/{subject}"] = shots
-            bench.skipped += dev_skipped
+            dev = _read_exam_csv(layout, dev_file, "dev", subject, name)
+            bench.shots[f"{layout.style}/{subject}"] = dev.items
+            bench.skipped += dev.skipped
+            bench.warnings += dev.warnings
     return bench
 
 
-def _subject_names(root: Path) -> dict[str, str]:
-    """Subject names for the prompt from C-Eval's `subject_mapping.json` (file stem -> [English, 中文, group]):
-    C-Eval's own prompt, and lm-evaluation-harness's, name the subject in Chinese (计算机网络)."""
-    mapping = root / "subject_mapping.json"
-    if not mapping.is_file():
-        return {}
-    try:
-        return {stem: names[1] for stem, names in json.loads(mapping.read_text(encoding="utf-8")).items()}
-    except (json.JSONDecodeError, AttributeError, IndexError, TypeError, KeyError):
-        raise LlmkitError(f"{mapping} is not C-Eval's subject mapping ({{subject: [English, 中文, group]}})") from None
-
-
-def _read_exam_csv(layout: ExamLayout, file: Path, subject: str,
-                   subject_name: str) -> tuple[list[EvalItem], list[SkippedRow]]:
-    items, skipped = [], []
+def _read_exam_csv(layout: ExamLayout, file: Path, split: str, subject: str, subject_name: str) -> Benchmark:
+    """The file's rows as items; rows that cannot be scored are skipped, rows with an empty option warned about."""
+    bench = Benchmark()
     with file.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
+        header = next(reader, None) if layout.question_column else None
         try:
-            columns = layout.columns(next(reader, None) if layout.question_column else None)
+            columns = layout.columns(header)
         except BadRow as e:
-            return [], [SkippedRow(str(file), 1, f"{e}; skipped the file")]
+            bench.skipped.append(RowNote(str(file), 1, f"{e}; skipped the file"))
+            return bench
+        width = len(header) if header else len(columns)
         previous = reader.line_num
         for cells in reader:
             line, previous = previous + 1, reader.line_num  # a quoted cell may span lines: report the first
             if not any(c.strip() for c in cells):
                 continue
-            needed = max(columns.values()) + 1
-            if len(cells) < needed:
-                skipped.append(SkippedRow(str(file), line, f"{len(cells)} columns, expected {needed}"))
+            try:
+                answer = _exam_answer(layout, cells, columns, width, split)
+            except BadRow as e:
+                bench.skipped.append(RowNote(str(file), line, str(e)))
                 continue
-            answer = cells[columns["answer"]].strip().upper() if "answer" in columns else ""
-            if answer not in list(LETTERS[:4]):
-                reason = (f"answer {answer!r} is not A-D" if answer else
-                          "no answer (C-Eval's test answers are unpublished; use --split val)")
-                skipped.append(SkippedRow(str(file), line, reason))
-                continue
-            items.append(EvalItem(id=f"{subject}:{line}", category=f"{layout.style}/{subject}", type="choice",
-                                  question=cells[columns["question"]], options=[cells[columns[x]] for x in "ABCD"],
-                                  answer=answer, prompt_style=layout.style, subject=subject_name,
-                                  source=f"{file}:{line}"))
-    return items, skipped
+            item = EvalItem(id=f"{subject}:{line}", category=f"{layout.style}/{subject}", type="choice",
+                            question=cells[columns["question"]], options=[cells[columns[x]] for x in "ABCD"],
+                            answer=answer, prompt_style=layout.style, subject=subject_name, source=f"{file}:{line}")
+            bench.items.append(item)
+            bench.warnings += empty_options(str(file), line, item)
+    return bench
+
+
+def _exam_answer(layout: ExamLayout, cells: list[str], columns: dict[str, int], width: int, split: str) -> str:
+    """The row's answer letter; BadRow says why the row cannot be scored."""
+    if len(cells) != width:
+        # Cells shift when one is missing or an unquoted comma splits one: the letter in the answer column
+        # would be another cell's, so the row is refused whole.
+        lacking = "is missing" if len(cells) < width else "too many (an unquoted comma?)"
+        raise BadRow(f"{len(cells)} columns where the header has {width}: a cell {lacking}")
+    unpublished = f" ({layout.style}'s test answers are unpublished; use --split val)" \
+        if layout.style == "ceval" and split == "test" else ""
+    if "answer" not in columns:
+        raise BadRow(f"the file has no {layout.answer_column} column{unpublished}")
+    answer = cells[columns["answer"]].strip().upper()
+    if not answer:
+        raise BadRow(f"the {layout.answer_column} cell is empty{unpublished}")
+    if answer not in list(LETTERS[:4]):
+        raise BadRow(f"answer {answer!r} is not A-D")
+    return answer
+
+
+def empty_options(file: str, line: int, item: EvalItem) -> list[RowNote]:
+    """A warning per empty option: the item is scored with it blank (as lm-evaluation-harness scores it), which
+    the file's author may not have meant."""
+    return [RowNote(file, line, f"option {letter} is empty; the item is scored with it blank")
+            for letter, option in zip(item.letters, item.options) if not option.strip()]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -254,7 +271,7 @@ def load_clue(task: ClueTask, path: Path, split: str) -> Benchmark:
             question = task.question(row)
         except (BadRow, KeyError, TypeError) as e:
             reason = f"missing column {e}" if isinstance(e, KeyError) else str(e)
-            bench.skipped.append(SkippedRow(str(file), number, reason))
+            bench.skipped.append(RowNote(str(file), number, reason))
             continue
         bench.items.append(EvalItem(id=str(row.get("id", number)), category=category, type="choice",
                                     question=question, options=options,

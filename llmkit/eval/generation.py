@@ -6,6 +6,10 @@ from typing import Any
 
 from llmkit.data.chat import turn_end_token_ids
 from llmkit.eval.encoding import encode, max_length
+from llmkit.eval.output_cache import OutputCache
+
+# What a tokenizer decodes the bytes of an unfinished UTF-8 character to.
+_REPLACEMENT = "\ufffd"
 
 
 def generate_texts(model: Any, tokenizer: Any, prompts: list[str], *, max_new_tokens: int, batch_size: int,
@@ -47,10 +51,32 @@ def generate_texts(model: Any, tokenizer: Any, prompts: list[str], *, max_new_to
                                         pad_token_id=pad)
             texts = tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
             for i, text in zip(chunk, texts):
-                answers[i] = _cut(text, stop).strip()
+                answers[i] = _cut(whole_characters(text), stop).strip()
     finally:
         model.train(was_training)
     return answers
+
+
+def whole_characters(text: str) -> str:
+    """`text` without the character the token budget cut in half.
+
+    Byte-level tokenizers spend 2-4 tokens on a Chinese character: an answer stopped at max_new_tokens can
+    end with part of one, which decodes to U+FFFD. Those bytes are not the model's answer yet, so they go
+    (the complete characters decoded from the same tokens stay).
+    """
+    return text.rstrip(_REPLACEMENT)
+
+
+def cached_generate(model: Any, tokenizer: Any, prompts: list[str], *, cache: OutputCache, max_new_tokens: int,
+                    batch_size: int, add_special_tokens: bool | None = None, stop: tuple[str, ...] = (),
+                    desc: str = "generating") -> list[str]:
+    """generate_texts, answering from `cache` what it holds and storing the rest."""
+    # "text" names how answers are decoded, so answers cached before whole_characters are not reused.
+    keys = [cache.key("generate", prompt=p, max_new_tokens=max_new_tokens, stop=stop,
+                      special_tokens=add_special_tokens, text="whole characters") for p in prompts]
+    return cache.fetch(keys, lambda missing: generate_texts(
+        model, tokenizer, [prompts[i] for i in missing], max_new_tokens=max_new_tokens, batch_size=batch_size,
+        add_special_tokens=add_special_tokens, stop=stop, desc=desc))
 
 
 def _cut(text: str, stop: tuple[str, ...]) -> str:

@@ -1,4 +1,4 @@
-"""What a benchmark is made of: items (choice or open), the shots that precede them, and skipped rows."""
+"""What a benchmark is made of: items (choice or open), the shots that precede them, and notes on its rows."""
 
 from __future__ import annotations
 
@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 LETTERS = string.ascii_uppercase
+
+
+def in_category(category: str, wanted: str) -> bool:
+    """Whether `wanted` names `category`: the category itself, or a prefix such as `ceval/`."""
+    return category == wanted or category.startswith(wanted.rstrip("/") + "/")
 
 
 @dataclass
@@ -45,8 +50,8 @@ class EvalItem:
 
 
 @dataclass
-class SkippedRow:
-    """A row that could not become an item: where it is and why, so the user can fix the file."""
+class RowNote:
+    """A row of a benchmark file worth a word: where it is and what is wrong, so the user can fix the file."""
 
     file: str
     line: int
@@ -58,14 +63,17 @@ class SkippedRow:
 
 @dataclass
 class Benchmark:
-    """Items to score, shots per category (k-shot prompts take the first k), and the rows skipped on the way."""
+    """Items to score, shots per category (k-shot prompts take the first k), the rows skipped on the way, and
+    the rows scored as they are though something looks wrong (`warnings`: an empty option)."""
 
     items: list[EvalItem] = field(default_factory=list)
     shots: dict[str, list[EvalItem]] = field(default_factory=dict)
-    skipped: list[SkippedRow] = field(default_factory=list)
+    skipped: list[RowNote] = field(default_factory=list)
+    warnings: list[RowNote] = field(default_factory=list)
 
     def extend(self, other: Benchmark) -> None:
         self.items += other.items
         for category, shots in other.shots.items():
             self.shots.setdefault(category, []).extend(shots)
         self.skipped += other.skipped
+        self.warnings += other.warnings

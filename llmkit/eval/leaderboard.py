@@ -8,12 +8,11 @@ from typing import Any
 
 from llmkit import console
 from llmkit.errors import LlmkitError
-from llmkit.eval.report import RESULTS, format_cell, save_bar_chart
+from llmkit.eval.report import RESULTS, TRACKS, evaluated, format_cell, save_bar_chart
 
 LEADERBOARD_MD = "leaderboard.md"
 LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_PNG = "leaderboard.png"
-TRACKS = ("choice", "open_reference", "open_judge")
 
 
 def read_results(run: str | Path) -> dict[str, Any]:
@@ -34,7 +33,7 @@ def build_leaderboard(runs: list[str | Path]) -> dict[str, Any]:
     shared = set.intersection(*(set(r["categories"]) for _, r in results))
     rows = []
     for run, r in results:
-        label = r["model"] + (f" + {r['adapter']}" if r.get("adapter") else "")
+        label = evaluated(r)
         rows.append({"run": run, "model": label, "total": r["total"], **{t: r["tracks"].get(t) for t in TRACKS},
                      "categories": {c: r["categories"][c].get("score") for c in sorted(shared)}})
     rows.sort(key=lambda row: -(row["total"] if row["total"] is not None else -1))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmkit.eval.generation import generate_texts
+from llmkit.eval.generation import cached_generate
 from llmkit.eval.items import EvalItem
 from llmkit.eval.output_cache import OutputCache
 from llmkit.eval.prompts import render_open_prompt
@@ -18,12 +18,9 @@ def answer_open_items(model: Any, tokenizer: Any, items: list[EvalItem], *, max_
                       cache: OutputCache) -> list[dict[str, Any]]:
     """One record per item with the prompt and the model's answer."""
     prompts = [render_open_prompt(item, tokenizer) for item in items]
-    keys = [cache.key("generate", prompt=p, max_new_tokens=max_new_tokens, stop=(), special_tokens=False)
-            for p in prompts]
     # The chat template writes its own special tokens, so none are added around it.
-    answers = cache.fetch(keys, lambda missing: generate_texts(
-        model, tokenizer, [prompts[i] for i in missing], max_new_tokens=max_new_tokens, batch_size=batch_size,
-        add_special_tokens=False, desc="open answers"))
+    answers = cached_generate(model, tokenizer, prompts, cache=cache, max_new_tokens=max_new_tokens,
+                              batch_size=batch_size, add_special_tokens=False, desc="open answers")
     return [{**item.to_record(), "history": item.history, "metric": item.metric, "prompt": prompt, "answer": answer}
             for item, prompt, answer in zip(items, prompts, answers)]
 

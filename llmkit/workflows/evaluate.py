@@ -1,9 +1,10 @@
 """Evaluate a model on benchmarks, SuperCLUE style (`llmkit eval`).
 
-Steps: 1. check settings and read the benchmarks (bad rows reported and skipped)  2. load the model (base,
-merged, fine-tuning output, or base + adapter)  3. choice items: log-likelihood and generation + letter
-extraction  4. open items: answers and reference metrics  5. the judge  6. report: results.json,
-predictions.jsonl, report.md, scores.png, and the tables on the terminal.
+Steps: 1. check settings, read the benchmarks (bad rows reported and skipped, doubtful ones warned about) and
+check the shots they hold  2. load the model (base, merged, fine-tuning output, or base + adapter)  3. choice
+items: log-likelihood and generation + letter extraction  4. open items: answers and reference metrics  5. the
+judge  6. report: results.json, predictions.jsonl, report.md, scores.png, the tables on the terminal and a
+warning when the choice score is no better than guessing.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from llmkit import console
 from llmkit.config import BenchmarkSection, EvalConfig, EvalModelSection
 from llmkit.errors import LlmkitError
-from llmkit.eval.items import Benchmark, EvalItem
+from llmkit.eval.items import Benchmark, EvalItem, in_category
 from llmkit.models.builtin import BUILTIN_BASE_NAME
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir
 
@@ -26,19 +27,23 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
     # 1. Everything a user can get wrong is checked before a model loads or a folder is written.
     check_settings(cfg)
     bench = load_benchmark(cfg.benchmark)
+    check_shots(bench, cfg.choice.shots)
     judge = _make_judge(cfg)
     pairwise = judge is not None and cfg.judge.mode == "pairwise"
     baseline_kind = baseline_source(cfg.judge.baseline) if pairwise else None
     baseline = read_baseline_answers(cfg.judge.baseline) if baseline_kind == "run" else None
     label = _model_label(cfg.model)
-    output = Path(cfg.output) if cfg.output else default_output("eval", Path(label).name)
+    # A run of base + adapter is named for the adapter: several adapters on one base get telling folder names.
+    named_for = cfg.model.adapter or label
+    output = Path(cfg.output) if cfg.output else default_output("eval", Path(named_for.rstrip("/")).name)
     check_output_dir(output, cfg.overwrite, cfg)
 
     # 2. The model.
     model, tokenizer, fingerprint_sources = load_eval_model(cfg.model)
     prepare_output_dir(output, cfg.overwrite, cfg)
     record = RunRecord(output, "eval", cfg)
-    record.update(model=label, items=len(bench.items), skipped_rows=[str(s) for s in bench.skipped])
+    record.update(model=label, items=len(bench.items), skipped_rows=[str(s) for s in bench.skipped],
+                  row_warnings=[str(w) for w in bench.warnings])
     cache = _output_cache(cfg, fingerprint_sources)
     batch_size = cfg.generation.batch_size
 
@@ -51,7 +56,7 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
 
         record.start("choice")
         records += score_choice_items(model, tokenizer, choice_items, bench.shots, cfg.choice,
-                                      batch_size=batch_size, cache=cache)
+                                      batch_size=batch_size, cache=cache, budgets=category_budgets(cfg))
         record.stop("choice")
 
     # 4. Open items: answers, then reference metrics.
@@ -78,7 +83,7 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
     results = {"model": label, "adapter": cfg.model.adapter, "sources": cfg.benchmark.sources,
                "choice_primary": cfg.choice.primary, "choice_shots": cfg.choice.shots,
                "chat_template": cfg.choice.chat_template, "skipped_rows": len(bench.skipped),
-               **summarize(records, cfg.report)}
+               "row_warnings": len(bench.warnings), **summarize(records, cfg.report, cfg.choice.primary)}
     if judge is not None:
         results["judge"] = judge_summary(records, cfg.judge.mode, judge.name)
         _warn_judge_failures(judge, results["judge"])
@@ -87,6 +92,8 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
                   cache={"hits": cache.hits, "misses": cache.misses, "file": str(cache.path)},
                   files=[f.name for f in files], status="finished")
     console.info("\n" + tracks_table(results) + "\n\n" + category_table(results))
+    if results["baseline_warning"]:
+        console.warn(results["baseline_warning"])
     console.info(f"\nmodel outputs: {cache.hits} from the cache, {cache.misses} computed")
     console.info(f"saved to {output}")
     return {"output": output, "results": results, "records": records}
@@ -106,6 +113,28 @@ def check_settings(cfg: EvalConfig) -> None:
                           "model folder")
     if not cfg.benchmark.sources:
         raise LlmkitError("no benchmark given; use --data sample, --data demo-task or --data PATH")
+    category_budgets(cfg)  # a malformed entry fails here, before the model loads
+
+
+def category_budgets(cfg: EvalConfig) -> dict[str, int]:
+    """choice.category_max_new_tokens as {category or prefix: tokens}."""
+    from llmkit.eval.token_budget import parse_budgets
+
+    return parse_budgets(cfg.choice.category_max_new_tokens)
+
+
+def check_shots(bench: Benchmark, shots: int) -> None:
+    """Refuse more shots than a scored category's dev split holds, as lm-evaluation-harness does (its first_n
+    sampler stops with an error): fewer shots than asked would be a different benchmark under the same name."""
+    if not shots:
+        return
+    categories = sorted({i.category for i in bench.items if i.type == "choice"})
+    short = {c: len(bench.shots.get(c, [])) for c in categories if len(bench.shots.get(c, [])) < shots}
+    if short:
+        listed = ", ".join(f"{c} has {n}" for c, n in list(short.items())[:SKIPPED_SHOWN])
+        more = f" (and {len(short) - SKIPPED_SHOWN} more categories)" if len(short) > SKIPPED_SHOWN else ""
+        raise LlmkitError(f"choice.shots={shots} asks for more solved examples than the dev split holds: {listed}"
+                          f"{more}; use --shots {min(short.values())} or fewer, or --categories without these")
 
 
 def load_benchmark(section: BenchmarkSection) -> Benchmark:
@@ -120,8 +149,12 @@ def load_benchmark(section: BenchmarkSection) -> Benchmark:
     if bench.skipped:
         console.warn(f"{len(bench.skipped)} rows skipped in all; the run goes on with the other "
                      f"{len(bench.items)} items (every skipped row is listed in llmkit_run.json)")
+    for row in bench.warnings[:SKIPPED_SHOWN]:
+        console.warn(str(row))
+    if len(bench.warnings) > SKIPPED_SHOWN:
+        console.warn(f"{len(bench.warnings)} row warnings in all (every one is listed in llmkit_run.json)")
     if section.categories:
-        bench.items = [i for i in bench.items if _selected(i.category, section.categories)]
+        bench.items = [i for i in bench.items if any(in_category(i.category, w) for w in section.categories)]
     if section.limit:
         counts: dict[str, int] = {}
         kept = []
@@ -135,10 +168,6 @@ def load_benchmark(section: BenchmarkSection) -> Benchmark:
         raise LlmkitError(f"no items to evaluate{wanted} from {', '.join(section.sources)}; check the files "
                           f"and --categories")
     return bench
-
-
-def _selected(category: str, wanted: list[str]) -> bool:
-    return any(category == w or category.startswith(w.rstrip("/") + "/") for w in wanted)
 
 
 def _model_label(model: EvalModelSection) -> str:
