@@ -733,6 +733,8 @@ class BenchmarkSection:
         "FORMAT=PATH with FORMAT one of llmkit, ceval, cmmlu, mmlu, afqmc, tnews, csl.", ["sample", "demo-task"])
     split: str = _help("Split to score (auto: val for C-Eval, test for CMMLU/MMLU, dev for CLUE).", "auto")
     categories: list[str] = _help("Only these categories (a name, or a prefix such as ceval/). Empty: all.", [])
+    types: list[Literal["choice", "open"]] = _help("Only these item types (choice: multiple choice; open: open "
+                                                   "answers).", ["choice", "open"])
     limit: int = _help("Score at most N items per category (0: all).", 0, at_least=0)
     demo_task_items: int = _help("Questions taken from the built-in task's held-out split (0: all of them).",
                                  0, at_least=0)

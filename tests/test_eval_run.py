@@ -238,3 +238,14 @@ def test_defaults_evaluate_the_builtin_model_on_the_sample_and_the_builtin_task(
     assert {"logic", "poetry", "dialogue"} <= categories
     assert any(c.startswith("demo-task/") for c in categories)
     assert result["results"]["model"] == evaluate.BUILTIN_BASE_NAME
+
+
+def test_types_keep_only_the_asked_item_types():
+    from llmkit.config import BenchmarkSection
+
+    everything = evaluate.load_benchmark(BenchmarkSection(sources=["sample"]))
+    choice = evaluate.load_benchmark(BenchmarkSection(sources=["sample"], types=["choice"]))
+    assert {i.type for i in everything.items} == {"choice", "open"}
+    assert [i.id for i in choice.items] == [i.id for i in everything.items if i.type == "choice"]
+    with pytest.raises(LlmkitError, match="no items to evaluate in categories dialogue of type choice"):
+        evaluate.load_benchmark(BenchmarkSection(sources=["sample"], categories=["dialogue"], types=["choice"]))

@@ -155,6 +155,7 @@ def load_benchmark(section: BenchmarkSection) -> Benchmark:
         console.warn(f"{len(bench.warnings)} row warnings in all (every one is listed in llmkit_run.json)")
     if section.categories:
         bench.items = [i for i in bench.items if any(in_category(i.category, w) for w in section.categories)]
+    bench.items = [i for i in bench.items if i.type in section.types]
     if section.limit:
         counts: dict[str, int] = {}
         kept = []
@@ -165,6 +166,7 @@ def load_benchmark(section: BenchmarkSection) -> Benchmark:
         bench.items = kept
     if not bench.items:
         wanted = f" in categories {', '.join(section.categories)}" if section.categories else ""
+        wanted += f" of type {', '.join(section.types)}" if set(section.types) != {"choice", "open"} else ""
         raise LlmkitError(f"no items to evaluate{wanted} from {', '.join(section.sources)}; check the files "
                           f"and --categories")
     return bench
