@@ -248,3 +248,18 @@ def test_truncation_is_counted_and_answerless_examples_dropped(tiny_tokenizer):
 def test_no_trainable_example_is_an_error(tiny_tokenizer):
     with pytest.raises(LlmkitError, match="no example has an assistant answer"):
         tokenize_dataset(tiny_tokenizer, [[{"role": "user", "content": "only a question"}]], 64)
+
+
+def test_classification_rows_without_a_text_or_label_are_refused_with_their_line(tmp_path):
+    from llmkit.config import DataSection
+    from llmkit.data.classification import load_classification_data
+
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\ngood film,pos\n,neg\nawful,neg\nfine,\nnice,pos\n", encoding="utf-8")
+    data = load_classification_data(DataSection(path=str(train)), seed=0)
+    assert [r["text"] for r in data.train] == ["good film", "awful", "nice"] and data.labels == ["neg", "pos"]
+    assert [(r["line"], r["reason"]) for r in data.refused_rows] == [(3, "'text' is empty"), (5, "'label' is empty")]
+
+    train.write_text("text,label\n,neg\n", encoding="utf-8")
+    with pytest.raises(LlmkitError, match=r"no row is usable \(1 refused\); the first, .*line 2: 'text' is empty"):
+        load_classification_data(DataSection(path=str(train)), seed=0)

@@ -6,7 +6,7 @@ integers. Without --data, the built-in English sentiment task is used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from llmkit.errors import LlmkitError
@@ -20,6 +20,7 @@ class ClassificationData:
     train: list[dict[str, Any]]  # {"text", "text_pair"?, "label": name}
     test: list[dict[str, Any]]
     labels: list[str]
+    refused_rows: list[dict[str, Any]] = field(default_factory=list)  # {"file", "line", "reason"}, both files
 
 
 def load_classification_data(data: Any, seed: int) -> ClassificationData:
@@ -29,15 +30,15 @@ def load_classification_data(data: Any, seed: int) -> ClassificationData:
 
         return ClassificationData(demo_sentiment_split("train", BUILTIN_TRAIN_EXAMPLES, seed),
                                   demo_sentiment_split("test", BUILTIN_TEST_EXAMPLES, 0), list(LABELS))
-    train = _read(data.path, data)
-    test = _read(data.eval_path, data) if data.eval_path else []
+    train, refused = _read(data.path, data)
+    test, refused_test = _read(data.eval_path, data) if data.eval_path else ([], [])
     labels = sorted({r["label"] for r in train}, key=_label_order)
     unseen = sorted({r["label"] for r in test} - set(labels))
     if unseen:
         raise LlmkitError(f"data {data.eval_path}: label {unseen[0]!r} never occurs in the training data")
     if len(labels) < 2:
         raise LlmkitError(f"data {data.path}: a classifier needs at least two labels, found {labels}")
-    return ClassificationData(train, test, labels)
+    return ClassificationData(train, test, labels, refused + refused_test)
 
 
 def _label_order(label: str) -> tuple[int, Any]:
@@ -45,24 +46,28 @@ def _label_order(label: str) -> tuple[int, Any]:
     return (0, int(label)) if label.lstrip("-").isdigit() else (1, label)
 
 
-def _read(path: str, data: Any) -> list[dict[str, Any]]:
-    from llmkit.data.sft import load_records
+def _read(path: str, data: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The file's records as {"text", "text_pair"?, "label"}, and the rows refused (an empty text or label)."""
+    from llmkit.data.sft import BadRow, read_rows
 
-    records = load_records(path)
-    needed = [data.text_column, data.label_column] + ([data.text_pair_column] if data.text_pair_column else [])
-    missing = [c for c in needed if c not in records.column_names]
-    if missing:
-        raise LlmkitError(f"data {path}: no column {missing[0]!r} (columns: {', '.join(records.column_names)}); "
-                          f"set data.text_column / data.label_column")
-    rows = []
-    for row in records:
-        if row[data.label_column] is None or row[data.text_column] is None:
-            continue
-        rows.append({"text": str(row[data.text_column]), "label": str(row[data.label_column]),
-                     **({"text_pair": str(row[data.text_pair_column])} if data.text_pair_column else {})})
-    if not rows:
-        raise LlmkitError(f"data {path}: every row lacks a text or a label")
-    return rows
+    columns = {"text": data.text_column, "label": data.label_column}
+    if data.text_pair_column:
+        columns["text_pair"] = data.text_pair_column
+
+    def converter(records: Any) -> Any:
+        missing = [c for c in columns.values() if c not in records.column_names]
+        if missing:
+            raise LlmkitError(f"data {path}: no column {missing[0]!r} (columns: {', '.join(records.column_names)}); "
+                              f"set data.text_column / data.label_column")
+        return convert
+
+    def convert(row: dict[str, Any]) -> dict[str, str]:
+        for column in columns.values():
+            if row[column] is None or str(row[column]).strip() == "":
+                raise BadRow(f"{column!r} is empty")
+        return {key: str(row[column]) for key, column in columns.items()}
+
+    return read_rows(path, converter)
 
 
 def tokenize_classification(tokenizer: Any, records: list[dict[str, Any]], labels: list[str],

@@ -14,15 +14,17 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from llmkit import console
 from llmkit.data.packing import IGNORE_INDEX
 from llmkit.errors import LlmkitError, first_line
+
+T = TypeVar("T")  # what a row becomes
 
 FORMATS = ("alpaca", "messages", "sharegpt")
 _BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -45,18 +47,30 @@ def load_records(path: str) -> Any:
 
 
 def read_conversations(path: str, form: str = "auto") -> tuple[list[list[dict[str, str]]], list[dict[str, Any]]]:
-    """The conversations in a data file or folder, and the rows refused as {"file", "line", "reason"}.
+    """The conversations in a data file or folder, and the rows refused (see `read_rows`)."""
 
+    def converter(records: Any) -> Callable[[dict[str, Any]], list[dict[str, str]]]:
+        own = detect_format(records.column_names, records[0]) if form == "auto" else form
+        return lambda row: to_messages(row, own)
+
+    return read_rows(path, converter, csv_as_text=True)
+
+
+def read_rows(path: str, converter: Callable[[Any], Callable[[dict[str, Any]], T]],
+              csv_as_text: bool = False) -> tuple[list[T], list[dict[str, Any]]]:
+    """Every row of a data file or folder converted, and the rows refused as {"file", "line", "reason"}.
+
+    `converter(records)` sees the whole file first (to check its columns: a whole-file problem is an
+    LlmkitError) and returns the function that converts one row, raising BadRow for a row that does not fit.
     "line" is the line in the file (JSON Lines, CSV) or "record N" / "row N" (a JSON array, Parquet).
     The first refusals are warned about; when every row is refused, the first reason stops the run.
     """
-    records, files = _load(path, csv_as_text=True)
-    if form == "auto":
-        form = detect_format(records.column_names, records[0])
-    chats, refused = [], []
+    records, files = _load(path, csv_as_text=csv_as_text)
+    convert = converter(records)
+    rows, refused = [], []
     for index, row in enumerate(records):
         try:
-            chats.append(to_messages(row, form))
+            rows.append(convert(row))
         except BadRow as e:
             refused.append((index, str(e)))
     if refused:
@@ -64,13 +78,13 @@ def read_conversations(path: str, form: str = "auto") -> tuple[list[list[dict[st
         if len(places) != len(records):  # the file reads differently from how datasets read it
             places = [(path, f"record {index + 1}") for index in range(len(records))]
         refused = [{"file": places[i][0], "line": places[i][1], "reason": reason} for i, reason in refused]
-    if not chats:
+    if not rows:
         raise LlmkitError(f"data {path}: no row is usable ({len(refused)} refused); the first, {_describe(refused[0])}")
     for row in refused[:_SHOWN_REFUSALS]:
         console.warn(f"data {_describe(row)}; row skipped")
     if len(refused) > _SHOWN_REFUSALS:
         console.warn(f"... and {len(refused) - _SHOWN_REFUSALS} more rows skipped (listed in llmkit_run.json)")
-    return chats, refused
+    return rows, refused
 
 
 def _describe(row: dict[str, Any]) -> str:

@@ -11,8 +11,6 @@ from llmkit.config import FinetuneConfig
 class ClassifyTask:
     name = "classify"
     metric = "accuracy"
-    # Not yet counted here: load_classification_data skips a row without a text or a label, unnamed.
-    refused_rows: tuple[dict, ...] = ()
 
     def __init__(self, cfg: FinetuneConfig):
         from llmkit.data.classification import load_classification_data
@@ -23,6 +21,7 @@ class ClassifyTask:
             self.data.train = self.data.train[:cfg.data.limit]
         self.data.test = self.data.test[:cfg.eval.max_samples]
         self.labels: list[str] = self.data.labels
+        self.refused_rows = self.data.refused_rows
 
     @property
     def n_train(self) -> int:
