@@ -4,7 +4,7 @@
 A training command adopts both in one line: it builds its config (so bad input fails at once, in one
 process), then calls `run_job(workflow.run, cfg, num_processes, push_to_hub)`.
 
-The launch flags are the ones verified on this stack (see FACTS): `--multi_gpu` starts N ranks on
+The launch flags are the ones verified on this stack: `--multi_gpu` starts N ranks on
 GPUs, and on a machine without one it starts N CPU ranks that talk over gloo (`--cpu
 --num_processes N` would silently run one process). They are spelled out so that a stray
 `~/.cache/huggingface/accelerate/default_config.yaml` cannot change what runs.

@@ -1,6 +1,6 @@
 """A stand-in for the Hugging Face Hub on 127.0.0.1: the endpoints huggingface_hub 2.4 calls to create a
 repo and a branch, validate a card, upload a folder in one commit, and download a snapshot (repo info,
-file tree, file download; see FACTS).
+file tree, file download).
 
 It keeps every commit in memory, so a test can check exactly what arrived; `fail_commit` makes the
 commit endpoint answer with that HTTP status instead, as a broken Hub would.

@@ -90,7 +90,7 @@ def test_save_then_auto_load_is_bit_identical(name, tmp_path):
     loaded = auto.from_pretrained(tmp_path).eval()
     assert type(loaded) is type(model)
     # every tensor, buffers (BatchNorm running stats) included, must come back: transformers 5 can
-    # re-initialise silently (FACTS), which would also show as different logits below
+    # re-initialise silently, which would also show as different logits below
     saved, back = model.state_dict(), loaded.state_dict()
     assert saved.keys() == back.keys()
     assert all(torch.equal(saved[k], back[k]) for k in saved)

@@ -55,7 +55,7 @@ def test_the_ranks_do_not_relaunch():
     assert without_num_processes(["train", "--num-processes", "2", "--model", "mlp"]) == ["train", "--model", "mlp"]
     assert without_num_processes(["--debug", "pretrain", "--num-processes=4"]) == ["--debug", "pretrain"]
     command = accelerate_command(2, ["train"])
-    # the flags verified on CPU (FACTS): --multi_gpu starts real ranks, --cpu would run one process
+    # the flags verified on CPU: --multi_gpu starts real ranks, --cpu would run one process
     assert command[command.index("--num_processes") + 1] == "2" and "--multi_gpu" in command
     assert "--cpu" not in command and command[-3:] == ["-m", "llmkit", "train"]
 

@@ -30,8 +30,13 @@ def hub_endpoint(endpoint: str | None = None) -> str:
 
 
 def resolve_source(name: str) -> str:
-    """A local folder for `name`: the path itself when it exists, llmkit's built-in base for its name, else
-    the Hub snapshot of the id `name`."""
+    """A local folder for `name`: a GGUF model's converted copy (llmkit.models.gguf), the path itself when it
+    exists, llmkit's built-in base for its name, else the Hub snapshot of the id `name`."""
+    from llmkit.models.gguf import converted_folder
+
+    converted = converted_folder(name)
+    if converted is not None:
+        return converted
     if Path(name).expanduser().exists():
         return str(Path(name).expanduser())
     from llmkit.models.builtin import BUILTIN_BASE_NAME, ensure_builtin_base

@@ -66,7 +66,7 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     # wraps the model (Trainer seeds only later). So a run that builds the base trains as one that finds it cached.
     from transformers import set_seed
 
-    base_path = cfg.model.path or str(_builtin_base())
+    base_path = _local_base(cfg.model.path) if cfg.model.path else str(_builtin_base())
     set_seed(cfg.train.seed)
     family = _family(base_path, cfg)
     model_kwargs = method.load_kwargs(cfg, family) if method.load_kwargs else {}
@@ -185,6 +185,13 @@ def _make_task(cfg: FinetuneConfig) -> Any:
     from llmkit.workflows.sft_task import SftTask
 
     return SftTask(cfg)
+
+
+def _local_base(path: str) -> str:
+    """`path`, or the converted folder of a GGUF model: outputs record a base that plain transformers loads."""
+    from llmkit.models.gguf import converted_folder
+
+    return converted_folder(path) or path
 
 
 def _builtin_base() -> Path:

@@ -80,7 +80,7 @@ class ClassicPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.Embedding):
             init.normal_(module.weight, std=1.0)
         elif isinstance(module, (nn.RNN, nn.LSTM, nn.GRU)):
-            # transformers' generic init skips recurrent layers (see FACTS): orthogonal recurrent
+            # transformers' generic init skips recurrent layers: orthogonal recurrent
             # weights keep gradients from exploding or vanishing over long sequences.
             for name, param in module.named_parameters():
                 if getattr(param, "_is_hf_initialized", False):

