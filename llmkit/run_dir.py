@@ -284,6 +284,9 @@ class RunRecord:
     def save(self) -> None:
         if not self._writes:
             return
+        if not self.path.parent.is_dir():  # the folder was moved or deleted since (a resumed build renamed it)
+            _OPEN_RECORDS.discard(self)
+            return
         # What --overwrite may delete later: every file in the folder is this run's (the folder was empty, or
         # held only an earlier run's files, which --overwrite removed).
         self.data["written_files"] = sorted({*written_files(self.path.parent), RUN_RECORD} - {RUN_RECORD + ".tmp"})
