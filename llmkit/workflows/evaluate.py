@@ -35,7 +35,7 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
     label = _model_label(cfg.model)
     # A run of base + adapter is named for the adapter: several adapters on one base get telling folder names.
     named_for = cfg.model.adapter or label
-    output = Path(cfg.output) if cfg.output else default_output("eval", Path(named_for.rstrip("/")).name)
+    output = Path(cfg.output) if cfg.output else default_output("eval", Path(named_for).name)
     check_output_dir(output, cfg.overwrite, cfg)
 
     # 2. The model.
