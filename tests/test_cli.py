@@ -119,10 +119,17 @@ def test_module_and_console_entry_behave_the_same(entry):
     assert result.returncode == 0 and "lora" in result.stdout
 
 
+def test_methods_shows_each_methods_learning_rate():
+    from llmkit.tuning.methods import METHODS
+
+    result = llmkit("methods", "prompt")
+    assert result.returncode == 0 and f"learning rate: {METHODS['prompt'].lr:g}" in result.stdout
+
+
 
 @pytest.mark.parametrize("setting, fragments", [
     ("train.batch_size=0", ["'train.batch_size'", "at least 1", "0"]),
-    ("train.lr=-1", ["'train.lr'", "greater than 0", "-1.0"]),
+    ("train.lr=-1", ["'train.lr'", "at least 0", "-1.0"]),
     ("train.epochs=-1", ["'train.epochs'", "greater than 0"]),
     ("lora.r=0", ["'lora.r'", "at least 1"]),
     ("train.lr=.nan", ["'train.lr'", "finite"]),
@@ -194,3 +201,22 @@ def test_overwrite_refuses_a_folder_that_holds_the_runs_data(tmp_path):
     _assert_one_line_error(llmkit("finetune", "--data", str(data), "--output", str(out), "--overwrite"),
                            "--overwrite would delete", "train.jsonl")
     assert data.read_text(encoding="utf-8").startswith('{"instruction"')
+
+
+LIBRARY_NOISE = ("FutureWarning", "Position ids are not supported", "gemm_4bit")
+
+
+@pytest.mark.parametrize("method, noise", [("prefix", "FutureWarning"), ("prompt", "Position ids are not supported")])
+def test_commands_are_quiet_unless_debugging(tiny_base, tmp_path, method, noise):
+    args = [sys.executable, "-m", "llmkit", "finetune", "--model", str(tiny_base), "--method", method,
+            "--max-steps", "200", "--batch-size", "2", "--set", "data.limit=8", "--set", "eval.max_samples=4"]
+    quiet = subprocess.run([*args, "--output", str(tmp_path / "quiet")], capture_output=True, timeout=600)
+    stderr = quiet.stderr.decode()
+    assert quiet.returncode == 0, stderr
+    assert not [n for n in LIBRARY_NOISE if n in stderr], stderr
+    # stderr is a pipe here, as a log file is: the training bar redraws every 30 s, not ten times a second. It
+    # still redraws around each of the 8 loss lines (logging every 25 steps): 23 states, 51 without the change.
+    assert quiet.stderr.count(b"/200 [") < 30, quiet.stderr.count(b"/200 [")
+    if method == "prefix":
+        debug = llmkit("--debug", *args[3:], "--output", str(tmp_path / "debug"))
+        assert debug.returncode == 0 and noise in debug.stderr, debug.stderr

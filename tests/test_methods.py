@@ -99,6 +99,47 @@ def test_prompt_learning_generation_matches_a_full_forward(family_base, tmp_path
             torch.testing.assert_close(step_logits[0], full[virtual + ids.shape[1] - 1 + step], atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("method", ["prefix", "prompt", "ptuning", "ptuning-v2"])
+def test_load_finetuned_gives_the_runs_own_answers_and_plain_peft_does_not(family_base, tmp_path, method):
+    """README and the model card send prompt-learning adapters to `load_finetuned`: plain peft 0.21 on
+    transformers 5 generates with the prompt re-injected at every step (the cache arrives as `cache`, peft
+    looks for `past_key_values`; prefixes passed under the old name are dropped when both are set). This shows
+    both sides, so the advice goes when peft is fixed."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from llmkit.eval.exact_match import score_exact_match
+
+    base = family_base("llama")
+    result = run_finetune(base, method, tmp_path / "out", steps=2, overrides={"eval": {"max_samples": 8}})
+    saved = [json.loads(line) for line in (result["output"] / "predictions.jsonl").read_text().splitlines()]
+    chats = [[{"role": "user", "content": p["question"]}, {"role": "assistant", "content": p["reference"]}]
+             for p in saved]
+    model, tokenizer = load_finetuned(result["output"])
+    _, items = score_exact_match(model, tokenizer, chats, max_new_tokens=16, batch_size=8, desc="reloaded")
+    assert [i.prediction for i in items] == [p["prediction"] for p in saved]
+
+    plain = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(result["output"]))
+    ours = model
+    for peft_model in (ours, plain):  # a large prompt decides the logits, so one applied wrongly shows
+        with torch.no_grad():
+            for param in peft_model.prompt_encoder.parameters():
+                param.mul_(30)
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": "How is 7 spelled in English?"}],
+                                        add_generation_prompt=True, return_tensors="pt", return_dict=True)["input_ids"]
+
+    def step_logits(peft_model) -> torch.Tensor:
+        with torch.no_grad():
+            out = peft_model.eval().generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=4,
+                                             min_new_tokens=4, do_sample=False, output_logits=True,
+                                             return_dict_in_generate=True)
+        return torch.stack(out.logits)
+
+    # llmkit's generation equals a full forward pass at every step (the test above); plain peft's does not.
+    assert not torch.allclose(step_logits(plain), step_logits(ours), atol=1e-2), (
+        "plain peft now generates prompt-learning adapters correctly: drop the load_finetuned advice")
+
+
 def write_polarity_data(folder: Path) -> tuple[Path, Path]:
     """Sentences whose label is the polarity of their first word: a tiny random encoder pools the first
     position, so even it can learn this in a few steps."""

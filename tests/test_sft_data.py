@@ -263,3 +263,25 @@ def test_classification_rows_without_a_text_or_label_are_refused_with_their_line
     train.write_text("text,label\n,neg\n", encoding="utf-8")
     with pytest.raises(LlmkitError, match=r"no row is usable \(1 refused\); the first, .*line 2: 'text' is empty"):
         load_classification_data(DataSection(path=str(train)), seed=0)
+
+
+def test_the_numerals_task_holds_out_numbers_whose_writing_training_teaches():
+    from llmkit.config import FinetuneConfig, build_config
+    from llmkit.data.demo_numerals import chinese_numeral, numerals_split
+    from llmkit.workflows.sft_task import load_conversations
+
+    assert [chinese_numeral(n) for n in (1, 10, 14, 40, 47, 99)] == ["一", "十", "十四", "四十", "四十七", "九十九"]
+    train, test = numerals_split("train"), numerals_split("test")
+    assert (len(train), len(test)) == (360, 54)
+    seen = {e["messages"][1]["content"] for e in train}
+    held_out = {e["messages"][1]["content"] for e in test}
+    assert len(seen) == 45 and len(held_out) == 54 and not seen & held_out
+    two_digit = [s for s in seen if len(s) == 3]  # 二十三: tens digit, 十, units digit
+    for digit in "一二三四五六七八九":  # each digit is written in training as tens (2-9) and as units
+        assert any(s.endswith(digit) for s in seen)
+        assert digit == "一" or any(s.startswith(digit) for s in two_digit)
+    assert {c for s in held_out for c in s} <= {c for s in seen for c in s}
+
+    cfg = build_config(FinetuneConfig, {"data": {"path": "numerals"}})
+    chats, held_out_chats, refused = load_conversations(cfg)
+    assert len(chats) == 360 and len(held_out_chats) == 54 and refused == []

@@ -43,6 +43,17 @@ class CardFacts:
     tags: list[str] = field(default_factory=list)
 
 
+# peft's prompt-learning adapters (prefix tuning, P-tuning v2, prompt tuning, P-tuning) load in plain peft but
+# do not generate there (peft 0.21 on transformers 5): transformers hands the KV cache over as `cache`, peft
+# looks for `past_key_values`, sees none, and injects its prompt again at every step. load_finetuned applies
+# llmkit's fix (llmkit/tuning/prompt_generation.py).
+PROMPT_LEARNING = ("PREFIX_TUNING", "PROMPT_TUNING", "P_TUNING")
+PLAIN_PEFT_GENERATION_BUG = (
+    "\n# Plain `PeftModel.from_pretrained` loads this adapter too, but with peft 0.21 on transformers 5 its\n"
+    "# `generate` misapplies the trained prompt (the KV cache arrives as `cache`, peft looks for\n"
+    "# `past_key_values`), so answers ignore the question; load_finetuned fixes that.")
+
+
 def model_card(folder: Path, repo: str, license: str) -> str:
     """README.md text with YAML metadata (validated by the Hub on upload) for the output in `folder`."""
     from huggingface_hub import ModelCardData
@@ -102,14 +113,17 @@ def _kind(folder: Path, repo: str, manifest: dict[str, Any], record: dict[str, A
                    f'model, tokenizer = load_finetuned("{repo}")  # fetches the base model too')
     if form == "adapter":
         peft_type = adapter.get("peft_type", "peft").lower()
-        # llmkit's built-in base exists only where llmkit builds it: plain transformers cannot load it
         plain = (f'from peft import PeftModel\nfrom transformers import {auto}\n\n'
                  f'base = {auto}.from_pretrained("{base}")\nmodel = PeftModel.from_pretrained(base, "{repo}")'
                  + (f"\n# or, with llmkit: llmkit chat {repo}" if task == "sft" else ""))
+        if task == "sft" and peft_type.upper() in PROMPT_LEARNING:
+            load_code = llmkit_load + PLAIN_PEFT_GENERATION_BUG
+        else:  # llmkit's built-in base exists only where llmkit builds it: plain transformers cannot load it
+            load_code = llmkit_load if base == BUILTIN_BASE_NAME else plain
         return CardFacts(
             what=f"A {peft_type} adapter (peft) for `{base}`, trained with `llmkit finetune`.", library="peft",
             pipeline_tag=pipeline_tag, base_model=base, method=manifest.get("method") or peft_type,
-            load_code=llmkit_load if base == BUILTIN_BASE_NAME else plain, tags=["peft", peft_type])
+            load_code=load_code, tags=["peft", peft_type])
     if form in ("trained", "bottleneck"):
         what = ("the weights `llmkit finetune --method freeze` trained" if form == "trained"
                 else "llmkit's bottleneck adapters")

@@ -1,4 +1,5 @@
-"""The method table: `--method NAME` -> what it trains, how to wrap the model, how to save and reload it.
+"""The method table: `--method NAME` -> what it trains, its learning rate, how to wrap the model, how to save
+and reload it.
 
 A new method is one entry here, its hyperparameter section in config.py, and its builder (in
 peft_methods.py when peft has it, or its own file when it does not: freeze.py, bottleneck.py).
@@ -7,7 +8,7 @@ peft_methods.py when peft has it, or its own file when it does not: freeze.py, b
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from llmkit.errors import LlmkitError
@@ -30,6 +31,10 @@ class Method:
     build: Callable[[Any, Any, Any], Any]  # (base model, FinetuneConfig, BuildContext) -> model to train
     saves: SaveKind
     merge: str  # "yes", or why merging is not defined
+    # The peak learning rate when neither a recipe nor --lr sets one. Measured on SmolLM2-135M-Instruct
+    # (`python bench/methods.py --part real`, README): weight updates want small steps, methods that steer
+    # a frozen model through a few virtual tokens want steps 10-1000x larger.
+    lr: float
     # Methods that prepend virtual tokens cannot share a row between examples (the prompt would come
     # once per row), and prefixes enter as a KV cache, which turns off packed attention masks.
     packing: bool = True
@@ -62,38 +67,40 @@ _PREFIX_CHECKPOINTING = ("prefix tuning and P-tuning v2 do not work with gradien
 
 METHODS: dict[str, Method] = {m.name: m for m in [
     Method("full", "Every weight of the model.", "-", None, _build_full, "model",
-           "the output is already a whole model"),
+           "the output is already a whole model", lr=1e-4),
     Method("freeze", "The last N transformer blocks (freeze.last_layers) and any named modules.",
            "Howard & Ruder 2018, ULMFiT (gradual unfreezing); LLaMA-Factory's freeze tuning", "freeze",
-           freeze.build_freeze, "trained", "yes", target_key="freeze.modules"),
+           freeze.build_freeze, "trained", "yes", lr=3e-4, target_key="freeze.modules"),
     Method("lora", "Low-rank updates W + (alpha/r)·BA on the attention and MLP projections.",
            "Hu et al. 2021, LoRA: Low-Rank Adaptation of Large Language Models", "lora",
-           peft_methods.build_lora, "adapter", "yes", target_key="lora.target"),
+           peft_methods.build_lora, "adapter", "yes", lr=1e-3, target_key="lora.target"),
     Method("dora", "LoRA on the direction of each weight, plus a trainable magnitude per output.",
            "Liu et al. 2024, DoRA: Weight-Decomposed Low-Rank Adaptation", "lora",
-           peft_methods.build_dora, "adapter", "yes", target_key="lora.target"),
+           peft_methods.build_dora, "adapter", "yes", lr=1e-3, target_key="lora.target"),
     Method("qlora", "LoRA on a 4-bit NF4 (or 8-bit) quantised, frozen base (bitsandbytes).",
            "Dettmers et al. 2023, QLoRA: Efficient Finetuning of Quantized LLMs", "qlora",
-           peft_methods.build_qlora, "adapter", "yes", quantized_base=True, target_key="lora.target"),
+           peft_methods.build_qlora, "adapter", "yes", lr=1e-3, quantized_base=True,
+           target_key="lora.target"),
     Method("adalora", "SVD-shaped LoRA whose rank budget moves to the most important modules.",
            "Zhang et al. 2023, AdaLoRA: Adaptive Budget Allocation for Parameter-Efficient Fine-Tuning",
-           "adalora", peft_methods.build_adalora, "adapter", "yes", target_key="lora.target"),
+           "adalora", peft_methods.build_adalora, "adapter", "yes", lr=3e-3, target_key="lora.target"),
     Method("adapter", "Bottleneck MLPs after the attention and FFN output projections.",
            "Houlsby et al. 2019, Parameter-Efficient Transfer Learning for NLP", "adapter", _build_adapter,
-           "bottleneck", "the adapters add a non-linear layer, which no weight matrix can absorb",
+           "bottleneck", "the adapters add a non-linear layer, which no weight matrix can absorb", lr=1e-3,
            target_key="adapter.target"),
     Method("prefix", "Key/value prefixes on every layer, produced through an MLP.",
            "Li & Liang 2021, Prefix-Tuning: Optimizing Continuous Prompts for Generation", "prefix",
-           peft_methods.build_prefix, "adapter", _VIRTUAL, packing=False, gradient_checkpointing=False),
+           peft_methods.build_prefix, "adapter", _VIRTUAL, lr=3e-3, packing=False,
+           gradient_checkpointing=False),
     Method("prompt", "Soft prompt embeddings before the input (optionally initialised from text).",
            "Lester et al. 2021, The Power of Scale for Parameter-Efficient Prompt Tuning", "prompt",
-           peft_methods.build_prompt, "adapter", _VIRTUAL, packing=False),
+           peft_methods.build_prompt, "adapter", _VIRTUAL, lr=1e-1, packing=False),
     Method("ptuning", "Virtual input tokens produced by an LSTM (or MLP) prompt encoder.",
            "Liu et al. 2021, GPT Understands, Too (P-tuning)", "ptuning",
-           peft_methods.build_ptuning, "adapter", _VIRTUAL, packing=False),
+           peft_methods.build_ptuning, "adapter", _VIRTUAL, lr=1e-2, packing=False),
     Method("ptuning-v2", "Deep prompts: trainable key/value prompts on every layer, no MLP.",
            "Liu et al. 2022, P-Tuning v2: Prompt Tuning Can Be Comparable to Fine-tuning Universally",
-           "ptuning_v2", peft_methods.build_ptuning_v2, "adapter", _VIRTUAL, packing=False,
+           "ptuning_v2", peft_methods.build_ptuning_v2, "adapter", _VIRTUAL, lr=3e-2, packing=False,
            gradient_checkpointing=False, load_kwargs=peft_methods.ptuning_v2_load_kwargs),
 ]}
 
@@ -102,6 +109,11 @@ def get_method(name: str) -> Method:
     if name not in METHODS:
         raise LlmkitError(f"unknown method {name!r}; available: {', '.join(METHODS)}")
     return METHODS[name]
+
+
+def with_method_lr(cfg: Any, method: Method) -> Any:
+    """`cfg` with train.lr taken from the method when neither a recipe nor --lr set it (0)."""
+    return cfg if cfg.train.lr else replace(cfg, train=replace(cfg.train, lr=method.lr))
 
 
 def check_method_settings(method: Method, cfg: Any) -> None:

@@ -41,12 +41,13 @@ from llmkit.training import (
     weights_are_sharded,
 )
 from llmkit.tuning.families import Family
-from llmkit.tuning.methods import Method, check_method_settings, get_method, parameter_counts
+from llmkit.tuning.methods import Method, check_method_settings, get_method, parameter_counts, with_method_lr
 
 
 def run(cfg: FinetuneConfig) -> dict[str, Any]:
     # 1. Everything a user can get wrong is checked before a model loads.
     method = get_method(cfg.method)
+    cfg = with_method_lr(cfg, method)  # before the run record saves the recipe: it shows the rate used
     check_method_settings(method, cfg)
     if weights_are_sharded() and method.saves in ("trained", "bottleneck"):
         raise LlmkitError(f"--method {method.name} saves its weights in llmkit's own format, which cannot be "

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from llmkit import console
 from llmkit.config import FinetuneConfig
+
+NUMERALS = "numerals"  # `--data numerals`: the built-in Chinese numerals task (data/demo_numerals.py)
 
 
 class SftTask:
@@ -62,9 +65,16 @@ def load_conversations(cfg: FinetuneConfig) -> tuple[list[list[dict]], list[list
 
         train = [e["messages"] for e in demo_task_split("train", seed=cfg.train.seed)]
         held_out = [e["messages"] for e in demo_task_split("test", cfg.eval.max_samples, seed=0)]
+    elif cfg.data.path == NUMERALS and not Path(NUMERALS).exists():  # a file of that name is the user's
+        from llmkit.data.demo_numerals import numerals_split
+
+        train = [e["messages"] for e in numerals_split("train", seed=cfg.train.seed)]
+        held_out = [e["messages"] for e in numerals_split("test")]
     else:
         train, refused = _read_conversations(cfg.data.path, cfg)
-        held_out, refused_eval = _read_conversations(cfg.data.eval_path, cfg) if cfg.data.eval_path else ([], [])
+        held_out = []
+    if cfg.data.eval_path:
+        held_out, refused_eval = _read_conversations(cfg.data.eval_path, cfg)
         refused += refused_eval
     if cfg.data.limit:
         train = train[:cfg.data.limit]
