@@ -129,7 +129,8 @@ def test_a_value_out_of_range_names_key_value_and_what_is_allowed():
         build_config(FinetuneConfig, {"lora": {"dropout": 1.5}}, source="--set")
     with pytest.raises(LlmkitError, match=r"'train.lr' must be a finite number; got inf"):
         build_config(FinetuneConfig, {"train": {"lr": float("inf")}}, source="--set")
-    # pretraining keeps lr 0 for "the architecture's default"; fine-tuning needs a real rate
+    # lr 0 means "the architecture's default" in pretraining and "the method's default" in fine-tuning
     assert build_config(PretrainConfig, {"train": {"lr": 0}}).train.lr == 0
-    with pytest.raises(LlmkitError, match="'train.lr' must be greater than 0"):
-        build_config(FinetuneConfig, {"train": {"lr": 0}})
+    assert build_config(FinetuneConfig, {"train": {"lr": 0}}).train.lr == 0
+    with pytest.raises(LlmkitError, match="'train.lr' must be at least 0"):
+        build_config(FinetuneConfig, {"train": {"lr": -1e-4}})
