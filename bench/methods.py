@@ -75,12 +75,9 @@ def run_part(part: str, methods: list[str], root: Path, env: dict[str, str], see
     metric = "accuracy" if part == "bert" else "exact_match"
     for i, method in enumerate(methods):
         if part == "real":
-            from llmkit.tuning.methods import get_method
-
-            lr = lr_overrides.get(method, get_method(method).lr)
-            # The base is scored once: it is the same model for every method.
+            # The base is scored once: it is the same model for every method. Without --lr the method's own rate.
             args = ["--method", method, *REAL_ARGS, *([] if i == 0 else ["--set", "eval.before=false"]),
-                    *(["--lr", str(lr)] if method in lr_overrides else [])]
+                    *(["--lr", str(lr_overrides[method])] if method in lr_overrides else [])]
         elif part == "llama":
             args = ["--method", method, "--lr", str(LLAMA_LR[method]), *LLAMA_SETTINGS.get(method, [])]
         else:
