@@ -475,6 +475,9 @@ def evaluate(
         "Default: sample and demo-task."))] = None,
     split: Annotated[str | None, typer.Option("--split", help="Split to score (default per format).")] = None,
     shots: Annotated[int | None, typer.Option("--shots", help="k-shot examples from the dev split.")] = None,
+    choice_scoring: Annotated[str | None, typer.Option("--choice-scoring", help=(
+        "How choice items are scored: all (default: generated letter counts, log-likelihoods recorded), "
+        "loglik (log P(' A').. only, as lm-eval), loglik-option (option texts only) or generate."))] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most N items per category.")] = None,
     categories: Annotated[str | None, typer.Option("--categories", help="Comma-separated categories "
                                                    "or prefixes (e.g. ceval/,logic).")] = None,
@@ -494,6 +497,12 @@ def evaluate(
                              "benchmark.categories": categories,  # the config splits a comma-separated list
                              "generation.batch_size": batch_size, "output": str(output) if output else None,
                              "overwrite": overwrite or None}
+    if choice_scoring is not None:
+        from llmkit.eval.choice import CHOICE_SCORINGS
+
+        if choice_scoring not in CHOICE_SCORINGS:
+            raise LlmkitError(f"--choice-scoring {choice_scoring} is not one of {', '.join(CHOICE_SCORINGS)}")
+        flags["choice.methods"], flags["choice.primary"] = CHOICE_SCORINGS[choice_scoring]
     if judge is not None:
         is_url = judge.startswith(("http://", "https://"))
         flags.update({"judge.kind": "http" if is_url else "local", "judge.url" if is_url else "judge.model": judge})

@@ -744,9 +744,11 @@ class BenchmarkSection:
 
 @dataclass
 class ChoiceSection:
-    methods: list[Literal["loglikelihood", "generate"]] = _help(
-        "How choice items are scored (each recorded per item): loglikelihood compares log P(' A')...; generate "
-        "answers and extracts the letter (SuperCLUE).", ["loglikelihood", "generate"])
+    methods: list[Literal["loglikelihood", "loglikelihood_option", "generate"]] = _help(
+        "How choice items are scored (each recorded per item, each computed only when listed): loglikelihood "
+        "compares log P(' A')...; loglikelihood_option the option texts; generate answers and extracts the "
+        "letter (SuperCLUE). `--choice-scoring` sets this and primary together.",
+        ["loglikelihood", "loglikelihood_option", "generate"])
     primary: Literal["generate", "loglikelihood", "loglikelihood_option"] = _help(
         "Which score counts for the choice track (loglikelihood_option: the option text most likely per "
         "character, lm-eval's acc_norm over the texts).", "generate")

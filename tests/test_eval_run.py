@@ -217,6 +217,8 @@ def test_cli_eval_compare_and_errors(tiny_base, tmp_path):
                              "--output", str(tmp_path / "x")], "no items to evaluate"),
                            (["eval", "--model", str(tiny_base), "--data", "sample", "--categories", "logic",
                              "--shots", "3", "--output", str(tmp_path / "x")], "logic has 2"),
+                           (["eval", "--model", str(tiny_base), "--choice-scoring", "letters", "--output",
+                             str(tmp_path / "x")], "--choice-scoring letters is not one of all, loglik"),
                            (["eval", "compare", str(tmp_path)], "not an `llmkit eval` run folder")]:
         done = llmkit(*args)
         lines = [line for line in done.stderr.splitlines() if line.strip()]

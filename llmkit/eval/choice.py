@@ -1,8 +1,8 @@
-"""Scoring multiple-choice items both ways, recorded per item.
+"""Scoring multiple-choice items three ways, each recorded per item and each doing only its own work.
 
-- log-likelihood (lm-evaluation-harness's `multiple_choice`): the continuations " A", " B", ... after the prompt,
-  and, separately, " " + each option's text. Each set is scored with lm-evaluation-harness's three accuracies:
-  `acc` (the most likely continuation), `acc_norm` (log-likelihood divided by the choice's length in
+- `loglikelihood` and `loglikelihood_option` (lm-evaluation-harness's `multiple_choice`): the continuations
+  " A", " B", ... after the prompt, or " " + each option's text. Each set is scored with lm-evaluation-harness's
+  three accuracies: `acc` (the most likely continuation), `acc_norm` (log-likelihood divided by the choice's length in
   characters) and `acc_bytes` (divided by its length in UTF-8 bytes). The choice is the string without the
   delimiter ("A", "北京"), as lm-evaluation-harness measures it; for one-letter choices all three agree.
   The letters are decided by `acc`, the option texts by `acc_norm`.
@@ -24,16 +24,29 @@ from llmkit.eval.prompts import SHOT_DELIMITER, TARGET_DELIMITER, render_choice_
 from llmkit.eval.token_budget import budget_for
 
 LL_METRICS = ("acc", "acc_norm", "acc_bytes")
+# `--choice-scoring NAME`: (choice.methods, choice.primary). `all` is the default, SuperCLUE's way: the score
+# is the generated answer's letter, which is how a chat model is used and needs no access to its logits, and
+# the log-likelihoods are recorded beside it. `loglik` is what lm-evaluation-harness's C-Eval/CMMLU compute.
+CHOICE_SCORINGS = {
+    "all": (["loglikelihood", "loglikelihood_option", "generate"], "generate"),
+    "loglik": (["loglikelihood"], "loglikelihood"),
+    "loglik-option": (["loglikelihood_option"], "loglikelihood_option"),
+    "generate": (["generate"], "generate"),
+}
 
 
 def score_choice_items(model: Any, tokenizer: Any, items: list[EvalItem], shots: dict[str, list[EvalItem]],
                        cfg: ChoiceSection, *, batch_size: int, cache: OutputCache,
-                       budgets: dict[str, int] | None = None) -> list[dict[str, Any]]:
+                       budgets: dict[str, int] | None = None,
+                       seconds: dict[str, float] | None = None) -> list[dict[str, Any]]:
     """One record per item: the prompt, the shots it had, each method's prediction and whether it is right.
 
     `budgets` maps a category (or prefix) to the tokens its generated answers may take (default
-    `cfg.max_new_tokens`).
+    `cfg.max_new_tokens`); `seconds`, when given, receives each method's wall time.
     """
+    import time
+
+    seconds = {} if seconds is None else seconds
     def prompts_for(answer_with_text: bool) -> list[str]:
         return [render_choice_prompt(item, shots.get(item.category, [])[:cfg.shots], tokenizer, cfg.chat_template,
                                      answer_with_text) for item in items]
@@ -41,14 +54,17 @@ def score_choice_items(model: Any, tokenizer: Any, items: list[EvalItem], shots:
     prompts = prompts_for(False)
     records = [{**item.to_record(), "prompt": prompt, "shots": len(shots.get(item.category, [])[:cfg.shots])}
                for item, prompt in zip(items, prompts)]
-    if "loglikelihood" in cfg.methods:
-        # Option texts are scored after shots answered with their texts; without shots both prompts are one.
-        text_prompts = prompts_for(True) if cfg.shots else prompts
-        _add_loglikelihoods(model, tokenizer, items, prompts, text_prompts, records, batch_size, cache)
-    if "generate" in cfg.methods:
-        for record, answer in zip(records, _generate(model, tokenizer, items, prompts, cfg, budgets or {},
-                                                     batch_size, cache)):
-            record["generate"] = answer
+    for method in cfg.methods:
+        started = time.perf_counter()
+        if method == "generate":
+            for record, answer in zip(records, _generate(model, tokenizer, items, prompts, cfg, budgets or {},
+                                                         batch_size, cache)):
+                record["generate"] = answer
+        else:
+            # Option texts are scored after shots answered with their texts; without shots both prompts are one.
+            context = prompts_for(True) if cfg.shots and method == "loglikelihood_option" else prompts
+            _add_loglikelihoods(model, tokenizer, items, context, records, method, batch_size, cache)
+        seconds[method] = time.perf_counter() - started
     for record in records:
         record["correct"] = record[cfg.primary]["correct"]
         record["score"] = 100.0 * record["correct"]
@@ -76,24 +92,22 @@ def _generate(model: Any, tokenizer: Any, items: list[EvalItem], prompts: list[s
     return results
 
 
-def _add_loglikelihoods(model: Any, tokenizer: Any, items: list[EvalItem], prompts: list[str], text_prompts: list[str],
-                        records: list[dict[str, Any]], batch_size: int, cache: OutputCache) -> None:
-    pairs = []  # (context, continuation): every letter, then every option text, of every item
-    for item, prompt, text_prompt in zip(items, prompts, text_prompts):
-        pairs += [(prompt, TARGET_DELIMITER + letter) for letter in item.letters]
-        pairs += [(text_prompt, TARGET_DELIMITER + option) for option in item.options]
+def _add_loglikelihoods(model: Any, tokenizer: Any, items: list[EvalItem], prompts: list[str],
+                        records: list[dict[str, Any]], method: str, batch_size: int, cache: OutputCache) -> None:
+    """record["loglikelihood"] (" A".." D", decided by acc) or record["loglikelihood_option"] (" " + each option's
+    text, decided by acc_norm): only the continuations of `method` are computed."""
+    letters = method == "loglikelihood"
+    pairs = [(prompt, TARGET_DELIMITER + choice) for item, prompt in zip(items, prompts)
+             for choice in (item.letters if letters else item.options)]
     keys = [cache.key("loglikelihood", context=c, continuation=x) for c, x in pairs]
-    scored = cache.fetch(keys, lambda missing: [
+    scored = iter(cache.fetch(keys, lambda missing: [
         [s.logprob, s.is_greedy] for s in score_continuations(
-            model, tokenizer, [pairs[i] for i in missing], batch_size=batch_size, desc="log-likelihood")])
-    at = 0
+            model, tokenizer, [pairs[i] for i in missing], batch_size=batch_size,
+            desc="log-likelihood " + ("letters" if letters else "option texts"))]))
     for item, record in zip(items, records):
-        n = len(item.options)
-        letters = [s[0] for s in scored[at:at + n]]
-        options = [s[0] for s in scored[at + n:at + 2 * n]]
-        at += 2 * n
-        record["loglikelihood"] = multiple_choice_record(item, letters, item.letters, "acc")
-        record["loglikelihood_option"] = multiple_choice_record(item, options, item.options, "acc_norm")
+        logprobs = [next(scored)[0] for _ in item.options]
+        record[method] = multiple_choice_record(item, logprobs, item.letters if letters else item.options,
+                                                "acc" if letters else "acc_norm")
 
 
 def multiple_choice_record(item: EvalItem, logprobs: list[float], choices: list[str],

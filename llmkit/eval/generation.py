@@ -18,7 +18,8 @@ def generate_texts(model: Any, tokenizer: Any, prompts: list[str], *, max_new_to
     """Greedy answers (stripped), in the order of `prompts`.
 
     Generation ends at EOS or the token that ends a chat turn; the text is then cut at the first of `stop`
-    (a base model asked a plain exam question goes on to write the next one after a blank line).
+    (a base model asked a plain exam question goes on to write the next one after a blank line), and a
+    prompt's generation ends as soon as its answer holds one, since what follows is cut anyway.
     `add_special_tokens=None` encodes as lm-evaluation-harness does (BOS unless the text has one).
     Prompts are batched longest first; a prompt too long for the model loses its start.
     """
@@ -48,7 +49,8 @@ def generate_texts(model: Any, tokenizer: Any, prompts: list[str], *, max_new_to
             with torch.no_grad():
                 output = model.generate(input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device),
                                         max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop_ids,
-                                        pad_token_id=pad)
+                                        pad_token_id=pad, use_cache=True,
+                                        stopping_criteria=[_StopAtMarkers(tokenizer, width, stop)] if stop else None)
             texts = tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
             for i, text in zip(chunk, texts):
                 answers[i] = _cut(whole_characters(text), stop).strip()
@@ -77,6 +79,20 @@ def cached_generate(model: Any, tokenizer: Any, prompts: list[str], *, cache: Ou
     return cache.fetch(keys, lambda missing: generate_texts(
         model, tokenizer, [prompts[i] for i in missing], max_new_tokens=max_new_tokens, batch_size=batch_size,
         add_special_tokens=add_special_tokens, stop=stop, desc=desc))
+
+
+class _StopAtMarkers:
+    """A generate stopping criterion: done for the rows whose answer so far holds a stop marker once its
+    leading blanks are set aside, as `_cut` reads it (generate calls any callable in stopping_criteria)."""
+
+    def __init__(self, tokenizer: Any, prompt_width: int, markers: tuple[str, ...]):
+        self.tokenizer, self.prompt_width, self.markers = tokenizer, prompt_width, markers
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_width:], skip_special_tokens=True)
+        return torch.tensor([any(m in t.lstrip() for m in self.markers) for t in texts], device=input_ids.device)
 
 
 def _cut(text: str, stop: tuple[str, ...]) -> str:

@@ -55,9 +55,13 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
         from llmkit.eval.choice import score_choice_items
 
         record.start("choice")
+        seconds: dict[str, float] = {}
         records += score_choice_items(model, tokenizer, choice_items, bench.shots, cfg.choice,
-                                      batch_size=batch_size, cache=cache, budgets=category_budgets(cfg))
+                                      batch_size=batch_size, cache=cache, budgets=category_budgets(cfg),
+                                      seconds=seconds)
         record.stop("choice")
+        record.update(throughput={f"choice {method}": _throughput(len(choice_items), s)
+                                  for method, s in seconds.items()})
 
     # 4. Open items: answers, then reference metrics.
     if open_items:
@@ -67,7 +71,7 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
         open_records = answer_open_items(model, tokenizer, open_items, max_new_tokens=cfg.generation.max_new_tokens,
                                          batch_size=batch_size, cache=cache)
         add_reference_scores(open_records)
-        record.stop("open")
+        record.update(throughput={"open answers": _throughput(len(open_items), record.stop("open"))})
         # 5. The judge (pairwise against a baseline model: that model answers the same prompts first).
         if judge is not None:
             record.start("judge")
@@ -94,17 +98,22 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
     console.info("\n" + tracks_table(results) + "\n\n" + category_table(results))
     if results["baseline_warning"]:
         console.warn(results["baseline_warning"])
-    console.info(f"\nmodel outputs: {cache.hits} from the cache, {cache.misses} computed")
+    console.info(f"\nmodel outputs: {cache.hits} from the cache, {cache.misses} computed; " + ", ".join(
+        f"{mode} {t['items']} items in {t['seconds']:.0f} s" for mode, t in record.data.get("throughput", {}).items()))
     console.info(f"saved to {output}")
     return {"output": output, "results": results, "records": records}
 
 
+def _throughput(items: int, seconds: float) -> dict[str, float]:
+    """How fast a scoring mode went (answers from the output cache count: a rerun is fast)."""
+    return {"items": items, "seconds": round(seconds, 2), "items_per_s": round(items / max(seconds, 1e-9), 3)}
+
+
 def check_settings(cfg: EvalConfig) -> None:
     if not cfg.choice.methods:
-        raise LlmkitError("choice.methods is empty; use loglikelihood, generate or both")
-    needed = "generate" if cfg.choice.primary == "generate" else "loglikelihood"
-    if needed not in cfg.choice.methods:
-        raise LlmkitError(f"choice.primary={cfg.choice.primary} needs {needed} in choice.methods "
+        raise LlmkitError("choice.methods is empty; use loglikelihood, loglikelihood_option and/or generate")
+    if cfg.choice.primary not in cfg.choice.methods:
+        raise LlmkitError(f"choice.primary={cfg.choice.primary} needs {cfg.choice.primary} in choice.methods "
                           f"(now {', '.join(cfg.choice.methods)})")
     if cfg.choice.shots < 0 or cfg.benchmark.limit < 0 or cfg.generation.batch_size < 1:
         raise LlmkitError("choice.shots and benchmark.limit must be 0 or more, generation.batch_size at least 1")

@@ -1,0 +1,165 @@
+"""What makes `llmkit eval` as cheap as lm-evaluation-harness without changing a score: the letters of one prompt
+from one forward pass, each scoring mode doing only its own work, and generation that ends where its answer is
+cut anyway."""
+
+import json
+
+import pytest
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from llmkit.config import EvalConfig, build_config
+from llmkit.eval.encoding import encode_pair
+from llmkit.eval.generation import _cut, _StopAtMarkers, generate_texts
+from llmkit.eval.loglikelihood import score_continuations
+from llmkit.workflows import evaluate
+
+CONTEXT = ("以下是单项选择题，请直接给出正确答案的选项。\n\n"
+           "北京是哪个国家的首都？\nA. 中国\nB. 日本\nC. 法国\nD. 美国\n答案：")
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_base):
+    return AutoModelForCausalLM.from_pretrained(tiny_base), AutoTokenizer.from_pretrained(tiny_base)
+
+
+def counting_forwards(model):
+    calls = []
+    handle = model.register_forward_hook(lambda module, args, kwargs, out: calls.append(1), with_kwargs=True)
+    return calls, handle
+
+
+def model_inputs(tokenizer, pairs):
+    """The distinct token rows the model must see for `pairs`: context and continuation but its last token."""
+    rows = set()
+    for context, continuation in pairs:
+        context_ids, continuation_ids = encode_pair(tokenizer, context, continuation)
+        rows.add(tuple(context_ids + continuation_ids[:-1]))
+    return rows
+
+
+def test_the_letters_of_one_prompt_share_a_forward(tiny):
+    model, tokenizer = tiny
+    pairs = [(CONTEXT, " " + letter) for letter in "ABCD"]
+    # A real tokenizer has one token for each of " A".." D": one row for all four. This tiny one spells
+    # " A", " B" and " D" as a space and the letter (one row: the context and the space) and has " C".
+    assert len(model_inputs(tokenizer, pairs)) == 2
+    calls, handle = counting_forwards(model)
+    together = score_continuations(model, tokenizer, pairs, batch_size=1)
+    assert len(calls) == 2  # one forward per distinct row, not per letter
+    separate = [score_continuations(model, tokenizer, [pair], batch_size=1)[0] for pair in pairs]
+    handle.remove()
+    assert len(calls) == 6
+    assert [c.logprob for c in together] == pytest.approx([c.logprob for c in separate], abs=1e-5)
+    assert [c.tokens for c in together] == [2, 2, 1, 2]
+    # Multi-token continuations of the same context are different inputs: one row each.
+    texts = [(CONTEXT, " 中国"), (CONTEXT, " 日本"), (CONTEXT, " A")]
+    calls, handle = counting_forwards(model)
+    scored = score_continuations(model, tokenizer, texts, batch_size=8)
+    handle.remove()
+    alone = [score_continuations(model, tokenizer, [pair], batch_size=1)[0].logprob for pair in texts]
+    assert [c.logprob for c in scored] == pytest.approx(alone, abs=1e-5)
+    assert scored[2].logprob == pytest.approx(together[0].logprob, abs=1e-5)
+    assert len(model_inputs(tokenizer, texts)) == 3 and len(calls) == 1  # three rows, one batch
+
+
+def test_the_stop_rule_ends_a_row_once_its_answer_holds_the_marker(tiny):
+    _, tokenizer = tiny
+    texts = ["B\n\n下一题", "\n\nB", "B", "答案是 C\n\n"]
+    width = 2  # two prompt tokens before each answer
+    ids = [tokenizer.encode("题目", add_special_tokens=False)[:width] + tokenizer.encode(t, add_special_tokens=False)
+           for t in texts]
+    longest = max(map(len, ids))
+    padded = [row + [tokenizer.pad_token_id] * (longest - len(row)) for row in ids]
+    import torch
+
+    done = _StopAtMarkers(tokenizer, width, ("\n\n",))(torch.tensor(padded), None)
+    # Leading blank lines are not the end of an answer, as _cut reads them.
+    assert done.tolist() == [True, False, False, True]
+    assert [_cut(t, ("\n\n",)) for t in texts] == ["B", "B", "B", "答案是 C"]
+
+
+def scripted(model, tokenizer, text):
+    """Make `model` write `text` greedily, one token per step (its output head's logits overwritten)."""
+    import torch
+
+    script = tokenizer.encode(text, add_special_tokens=False)
+    steps = []
+
+    def write_next(module, args, logits):
+        forced = torch.full_like(logits[:, -1], -1e4)
+        forced[:, script[min(len(steps), len(script) - 1)]] = 0.0
+        steps.append(1)
+        logits[:, -1] = forced
+        return logits
+
+    return model.lm_head.register_forward_hook(write_next), steps
+
+
+def test_generation_stops_at_the_marker_with_the_answer_it_would_have_cut_to(tiny):
+    model, tokenizer = tiny
+    prompt = ["问题：一加一等于几？\n答案："]
+    answer = "\n\nB\n\n问题：二加二等于几？\n答案：四" * 3  # a blank line, the answer, the next question
+    handle, steps = scripted(model, tokenizer, answer)
+    try:
+        full = generate_texts(model, tokenizer, prompt, max_new_tokens=32, batch_size=1)
+        assert len(steps) == 32 and full[0].startswith("B\n\n问题")
+        steps.clear()
+        stopped = generate_texts(model, tokenizer, prompt, max_new_tokens=32, batch_size=1, stop=("\n\n",))
+    finally:
+        handle.remove()
+    assert stopped == ["B"] == [_cut(full[0], ("\n\n",))]
+    # It went on past the leading blank line and stopped at the one after the letter.
+    written = len(tokenizer.encode("\n\nB\n\n", add_special_tokens=False))
+    assert len(steps) == written < 32
+
+
+def eval_config(model, output, **choice):
+    return build_config(EvalConfig, {
+        "model": {"path": str(model)}, "output": str(output),
+        "benchmark": {"sources": ["sample"], "categories": ["logic", "knowledge"], "limit": 3, "types": ["choice"]},
+        "choice": {"max_new_tokens": 6, **choice}})
+
+
+def test_a_letter_loglikelihood_run_scores_the_letters_and_nothing_else(tiny_base, tmp_path):
+    from llmkit.eval.choice import CHOICE_SCORINGS
+
+    methods, primary = CHOICE_SCORINGS["loglik"]
+    result = evaluate.run(eval_config(tiny_base, tmp_path / "loglik", methods=methods, primary=primary))
+    records = result["records"]
+    assert len(records) == 6
+    assert all("loglikelihood" in r and "loglikelihood_option" not in r and "generate" not in r for r in records)
+    run = json.loads((tmp_path / "loglik" / "llmkit_run.json").read_text())
+    assert run["cache"]["misses"] == 4 * 6  # the four letters of each item, no option texts, no answers
+    assert set(run["throughput"]) == {"choice loglikelihood"}
+    assert run["throughput"]["choice loglikelihood"]["items"] == 6
+    assert run["throughput"]["choice loglikelihood"]["items_per_s"] > 0
+    # The default scores all three ways, and the letters it shares with the run above come from the cache.
+    everything = evaluate.run(eval_config(tiny_base, tmp_path / "all"))
+    run = json.loads((tmp_path / "all" / "llmkit_run.json").read_text())
+    assert run["cache"]["hits"] == 4 * 6
+    assert set(run["throughput"]) == {f"choice {m}" for m in CHOICE_SCORINGS["all"][0]}
+    for alone, full in zip(records, everything["records"]):
+        assert full["loglikelihood"] == alone["loglikelihood"]
+
+
+def test_a_primary_that_is_not_computed_is_a_one_line_error(tiny_base, tmp_path):
+    from llmkit.errors import LlmkitError
+
+    with pytest.raises(LlmkitError, match="needs loglikelihood_option in choice.methods"):
+        evaluate.run(eval_config(tiny_base, tmp_path / "x", methods=["loglikelihood"], primary="loglikelihood_option"))
+
+
+def test_choice_scoring_loglik_from_the_command_line(tiny_base, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "cli"
+    done = subprocess.run([sys.executable, "-m", "llmkit", "eval", "--model", str(tiny_base), "--data", "sample",
+                           "--categories", "logic", "--limit", "2", "--choice-scoring", "loglik", "--output", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["choice_primary"] == "loglikelihood"
+    assert "choice loglikelihood 2 items in" in done.stdout
+    record = json.loads((out / "predictions.jsonl").read_text().splitlines()[0])
+    assert record["correct"] == record["loglikelihood"]["correct"] and "generate" not in record
