@@ -765,6 +765,9 @@ class ChoiceSection:
 class EvalGenerationSection:
     batch_size: int = _help("Prompts per forward pass or generate call.", 8, at_least=1)
     max_new_tokens: int = _help("Tokens generated per open answer.", 128, at_least=1)
+    category_max_new_tokens: list[str] = _help(
+        "Token budgets for open answers per category, as CATEGORY=N (a category or a prefix such as "
+        "demo-task/; the most specific wins); other categories take max_new_tokens.", [])
     cache: bool = _help("Reuse cached model outputs ($LLMKIT_CACHE/eval), so a rerun only re-scores.", True)
 
 

@@ -120,8 +120,10 @@ def eval_config(model, output, **choice):
         "choice": {"max_new_tokens": 6, **choice}})
 
 
-def test_a_letter_loglikelihood_run_scores_the_letters_and_nothing_else(tiny_base, tmp_path):
+def test_a_letter_loglikelihood_run_scores_the_letters_and_nothing_else(tiny_base, tmp_path, monkeypatch):
     from llmkit.eval.choice import CHOICE_SCORINGS
+
+    monkeypatch.setenv("LLMKIT_CACHE", str(tmp_path / "cache"))  # an output cache of its own: misses are counted
 
     methods, primary = CHOICE_SCORINGS["loglik"]
     result = evaluate.run(eval_config(tiny_base, tmp_path / "loglik", methods=methods, primary=primary))
@@ -150,16 +152,35 @@ def test_a_primary_that_is_not_computed_is_a_one_line_error(tiny_base, tmp_path)
 
 
 def test_choice_scoring_loglik_from_the_command_line(tiny_base, tmp_path):
+    import os
     import subprocess
     import sys
 
     out = tmp_path / "cli"
     done = subprocess.run([sys.executable, "-m", "llmkit", "eval", "--model", str(tiny_base), "--data", "sample",
                            "--categories", "logic", "--limit", "2", "--choice-scoring", "loglik", "--output", str(out)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env={**os.environ, "LLMKIT_CACHE": str(tmp_path / "cache")})
     assert done.returncode == 0, done.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["choice_primary"] == "loglikelihood"
     assert "choice loglikelihood 2 items in" in done.stdout
     record = json.loads((out / "predictions.jsonl").read_text().splitlines()[0])
     assert record["correct"] == record["loglikelihood"]["correct"] and "generate" not in record
+
+
+def test_open_answers_have_a_token_budget_per_category(tiny_base, tmp_path):
+    def run(name, budgets):
+        return {r["id"]: r for r in evaluate.run(build_config(EvalConfig, {
+            "model": {"path": str(tiny_base)}, "output": str(tmp_path / name),
+            "benchmark": {"sources": ["sample"], "categories": ["calculation", "dialogue"], "limit": 3,
+                          "types": ["open"]},
+            "generation": {"max_new_tokens": 8, "cache": False, "category_max_new_tokens": budgets}}))["records"]}
+
+    short, full = run("short", ["dialogue=2"]), run("full", [])
+    assert {r["category"]: r["max_new_tokens"] for r in short.values()} == {"dialogue": 2, "calculation": 8}
+    for key, record in short.items():
+        assert full[key]["answer"].startswith(record["answer"])  # greedy: two tokens start the eight
+        if record["category"] == "calculation":
+            assert record["answer"] == full[key]["answer"]
+    with pytest.raises(Exception, match="generation.category_max_new_tokens entry 'dialogue'"):
+        run("bad", ["dialogue"])

@@ -16,7 +16,7 @@ from typing import Any
 
 from llmkit.config import ChoiceSection
 from llmkit.eval.extraction import extract_answer
-from llmkit.eval.generation import cached_generate
+from llmkit.eval.generation import generate_within_budgets
 from llmkit.eval.items import EvalItem
 from llmkit.eval.loglikelihood import score_continuations
 from llmkit.eval.output_cache import OutputCache
@@ -77,13 +77,8 @@ def _generate(model: Any, tokenizer: Any, items: list[EvalItem], prompts: list[s
     # A plain prompt is a page of exam questions: a base model writes the next one after a blank line.
     stop = () if cfg.chat_template else (SHOT_DELIMITER,)
     tokens = [budget_for(item.category, cfg.max_new_tokens, budgets) for item in items]
-    answers: list[str] = [""] * len(items)
-    for budget in sorted(set(tokens)):  # one generate pass per budget
-        group = [i for i, t in enumerate(tokens) if t == budget]
-        for i, answer in zip(group, cached_generate(model, tokenizer, [prompts[i] for i in group], cache=cache,
-                                                    max_new_tokens=budget, batch_size=batch_size, stop=stop,
-                                                    desc="choice answers")):
-            answers[i] = answer
+    answers = generate_within_budgets(model, tokenizer, prompts, tokens, cache=cache, batch_size=batch_size,
+                                      stop=stop, desc="choice answers")
     results = []
     for item, answer, budget in zip(items, answers, tokens):
         extraction = extract_answer(answer, "".join(item.letters), item.options)

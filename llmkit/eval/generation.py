@@ -95,6 +95,20 @@ class _StopAtMarkers:
         return torch.tensor([any(m in t.lstrip() for m in self.markers) for t in texts], device=input_ids.device)
 
 
+def generate_within_budgets(model: Any, tokenizer: Any, prompts: list[str], budgets: list[int], *,
+                            cache: OutputCache, batch_size: int, add_special_tokens: bool | None = None,
+                            stop: tuple[str, ...] = (), desc: str = "generating") -> list[str]:
+    """cached_generate with each prompt's own token budget: one pass per distinct budget."""
+    answers: list[str] = [""] * len(prompts)
+    for budget in sorted(set(budgets)):
+        group = [i for i, b in enumerate(budgets) if b == budget]
+        for i, answer in zip(group, cached_generate(model, tokenizer, [prompts[i] for i in group], cache=cache,
+                                                    max_new_tokens=budget, batch_size=batch_size,
+                                                    add_special_tokens=add_special_tokens, stop=stop, desc=desc)):
+            answers[i] = answer
+    return answers
+
+
 def _cut(text: str, stop: tuple[str, ...]) -> str:
     text = text.strip()  # leading blank lines are not the end of an answer
     for marker in stop:

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmkit.eval.generation import cached_generate
+from llmkit.eval.generation import generate_within_budgets
 from llmkit.eval.items import EvalItem
 from llmkit.eval.output_cache import OutputCache
 from llmkit.eval.prompts import render_open_prompt
+from llmkit.eval.token_budget import budget_for
 
 
 def answer_open_items(model: Any, tokenizer: Any, items: list[EvalItem], *, max_new_tokens: int, batch_size: int,
-                      cache: OutputCache) -> list[dict[str, Any]]:
-    """One record per item with the prompt and the model's answer."""
+                      cache: OutputCache, budgets: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """One record per item with the prompt, the model's answer and its token budget (`budgets`: per category
+    or prefix; default `max_new_tokens`). Answers end at the chat template's end-of-turn token."""
     prompts = [render_open_prompt(item, tokenizer) for item in items]
+    tokens = [budget_for(item.category, max_new_tokens, budgets or {}) for item in items]
     # The chat template writes its own special tokens, so none are added around it.
-    answers = cached_generate(model, tokenizer, prompts, cache=cache, max_new_tokens=max_new_tokens,
-                              batch_size=batch_size, add_special_tokens=False, desc="open answers")
-    return [{**item.to_record(), "history": item.history, "metric": item.metric, "prompt": prompt, "answer": answer}
-            for item, prompt, answer in zip(items, prompts, answers)]
+    answers = generate_within_budgets(model, tokenizer, prompts, tokens, cache=cache, batch_size=batch_size,
+                                      add_special_tokens=False, desc="open answers")
+    return [{**item.to_record(), "history": item.history, "metric": item.metric, "prompt": prompt, "answer": answer,
+             "max_new_tokens": budget} for item, prompt, answer, budget in zip(items, prompts, answers, tokens)]
 
 
 def add_reference_scores(records: list[dict[str, Any]]) -> None:

@@ -57,7 +57,7 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
         record.start("choice")
         seconds: dict[str, float] = {}
         records += score_choice_items(model, tokenizer, choice_items, bench.shots, cfg.choice,
-                                      batch_size=batch_size, cache=cache, budgets=category_budgets(cfg),
+                                      batch_size=batch_size, cache=cache, budgets=category_budgets(cfg)[0],
                                       seconds=seconds)
         record.stop("choice")
         record.update(throughput={f"choice {method}": _throughput(len(choice_items), s)
@@ -69,7 +69,7 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
 
         record.start("open")
         open_records = answer_open_items(model, tokenizer, open_items, max_new_tokens=cfg.generation.max_new_tokens,
-                                         batch_size=batch_size, cache=cache)
+                                         batch_size=batch_size, cache=cache, budgets=category_budgets(cfg)[1])
         add_reference_scores(open_records)
         record.update(throughput={"open answers": _throughput(len(open_items), record.stop("open"))})
         # 5. The judge (pairwise against a baseline model: that model answers the same prompts first).
@@ -125,11 +125,12 @@ def check_settings(cfg: EvalConfig) -> None:
     category_budgets(cfg)  # a malformed entry fails here, before the model loads
 
 
-def category_budgets(cfg: EvalConfig) -> dict[str, int]:
-    """choice.category_max_new_tokens as {category or prefix: tokens}."""
+def category_budgets(cfg: EvalConfig) -> tuple[dict[str, int], dict[str, int]]:
+    """(choice answers', open answers') token budgets as {category or prefix: tokens}."""
     from llmkit.eval.token_budget import parse_budgets
 
-    return parse_budgets(cfg.choice.category_max_new_tokens)
+    return (parse_budgets(cfg.choice.category_max_new_tokens),
+            parse_budgets(cfg.generation.category_max_new_tokens, "generation.category_max_new_tokens"))
 
 
 def check_shots(bench: Benchmark, shots: int) -> None:
@@ -273,7 +274,8 @@ def answer_with_baseline_model(cfg: EvalConfig, items: list[EvalItem]) -> dict[s
                                trust_remote_code=cfg.model.trust_remote_code)
     model, tokenizer, sources = load_eval_model(section)
     records = answer_open_items(model, tokenizer, items, max_new_tokens=cfg.generation.max_new_tokens,
-                                batch_size=cfg.generation.batch_size, cache=_output_cache(cfg, sources))
+                                batch_size=cfg.generation.batch_size, cache=_output_cache(cfg, sources),
+                                budgets=category_budgets(cfg)[1])
     return {_answer_key(r): r["answer"] for r in records}
 
 
