@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from llmkit.config import ChoiceSection
@@ -44,9 +45,8 @@ def score_choice_items(model: Any, tokenizer: Any, items: list[EvalItem], shots:
     `budgets` maps a category (or prefix) to the tokens its generated answers may take (default
     `cfg.max_new_tokens`); `seconds`, when given, receives each method's wall time.
     """
-    import time
-
     seconds = {} if seconds is None else seconds
+
     def prompts_for(answer_with_text: bool) -> list[str]:
         return [render_choice_prompt(item, shots.get(item.category, [])[:cfg.shots], tokenizer, cfg.chat_template,
                                      answer_with_text) for item in items]
