@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
+
+# transformers (remote code) and evaluate (metric scripts) copy modules into a folder they put on sys.path,
+# fixed when each is first imported, which can be while tests are collected, before any fixture runs. One
+# folder for the session, set before that: a user's own module cache would shadow the copies.
+os.environ["HF_MODULES_CACHE"] = tempfile.mkdtemp(prefix="llmkit-test-modules-")
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ cut anyway."""
 import json
 
 import pytest
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from llmkit.config import EvalConfig, build_config
 from llmkit.eval.encoding import encode_pair
@@ -19,6 +18,10 @@ CONTEXT = ("以下是单项选择题，请直接给出正确答案的选项。\n
 
 @pytest.fixture(scope="module")
 def tiny(tiny_base):
+    # transformers is imported here, not at collection: imported before the caches are isolated, it would put
+    # the user's own module cache on sys.path for the whole test session.
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     return AutoModelForCausalLM.from_pretrained(tiny_base), AutoTokenizer.from_pretrained(tiny_base)
 
 
