@@ -47,30 +47,30 @@ def score_continuations(model: Any, tokenizer: Any, pairs: list[tuple[str, str]]
     was_training = model.training
     model.eval()
     try:
-        bar = tqdm(total=len(requests), desc=desc, unit="request", leave=False)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            width = len(chunk[0])
-            input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            attention = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, inputs in enumerate(chunk):
-                input_ids[row, :len(inputs)] = torch.tensor(inputs)
-                attention[row, :len(inputs)] = 1
-            with torch.no_grad():
-                logits = model(input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device)).logits
-            logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
-            for row, inputs in enumerate(chunk):
-                for i in rows[inputs]:
-                    continuation = requests[i][1]
-                    n = len(continuation)
-                    # The continuation's tokens are predicted by the last n positions of the inputs.
-                    positions = logprobs[row, len(inputs) - n:len(inputs)]
-                    target = torch.tensor(continuation)
-                    token_logprobs = positions.gather(1, target[:, None]).squeeze(1)
-                    results[i] = Continuation(float(token_logprobs.sum()),
-                                              bool((positions.argmax(-1) == target).all()), n)
-                bar.update(len(rows[inputs]))
-        bar.close()
+        with tqdm(total=len(requests), desc=desc, unit="request", leave=False) as bar:
+            for start in range(0, len(order), batch_size):
+                chunk = order[start:start + batch_size]
+                width = len(chunk[0])
+                input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+                attention = torch.zeros((len(chunk), width), dtype=torch.long)
+                for row, inputs in enumerate(chunk):
+                    input_ids[row, :len(inputs)] = torch.tensor(inputs)
+                    attention[row, :len(inputs)] = 1
+                with torch.no_grad():
+                    logits = model(input_ids=input_ids.to(model.device),
+                                   attention_mask=attention.to(model.device)).logits
+                logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
+                for row, inputs in enumerate(chunk):
+                    for i in rows[inputs]:
+                        continuation = requests[i][1]
+                        n = len(continuation)
+                        # The continuation's tokens are predicted by the last n positions of the inputs.
+                        positions = logprobs[row, len(inputs) - n:len(inputs)]
+                        target = torch.tensor(continuation)
+                        token_logprobs = positions.gather(1, target[:, None]).squeeze(1)
+                        results[i] = Continuation(float(token_logprobs.sum()),
+                                                  bool((positions.argmax(-1) == target).all()), n)
+                    bar.update(len(rows[inputs]))
     finally:
         model.train(was_training)
     return results

@@ -99,7 +99,8 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
     if results["baseline_warning"]:
         console.warn(results["baseline_warning"])
     console.info(f"\nmodel outputs: {cache.hits} from the cache, {cache.misses} computed; " + ", ".join(
-        f"{mode} {t['items']} items in {t['seconds']:.0f} s" for mode, t in record.data.get("throughput", {}).items()))
+        f"{mode} {t['items']} items in {t['seconds']:.0f} s ({t['items_per_s']:.2f}/s)"
+        for mode, t in record.data.get("throughput", {}).items()))
     console.info(f"saved to {output}")
     return {"output": output, "results": results, "records": records}
 
