@@ -147,7 +147,9 @@ def write_cmmlu_folder(root: Path) -> int:
         with (root / split / f"{CMMLU_SUBJECT}.csv").open("w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["", "Question", *LETTERS, "Answer"])
-            writer.writerows([i, *(q := numeral_item(n))[:1], *q[1], q[2]] for i, n in enumerate(numbers))
+            for i, n in enumerate(numbers):
+                question, options, answer = numeral_item(n)
+                writer.writerow([i, question, *options, answer])
     (root / "subject_mapping.json").write_text(json.dumps({CMMLU_SUBJECT: ["numerals", "中文数字", "Other"]},
                                                           ensure_ascii=False), encoding="utf-8")
     return 94
