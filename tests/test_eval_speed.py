@@ -7,9 +7,11 @@ import json
 import pytest
 
 from llmkit.config import EvalConfig, build_config
+from llmkit.eval import loglikelihood
 from llmkit.eval.encoding import encode_pair
 from llmkit.eval.generation import _cut, _StopAtMarkers, generate_texts
 from llmkit.eval.loglikelihood import score_continuations
+from llmkit.eval.shared_prefix import MIN_SHARED_TOKENS, prefix_groups, supports_prefix_cache
 from llmkit.workflows import evaluate
 
 CONTEXT = ("以下是单项选择题，请直接给出正确答案的选项。\n\n"
@@ -48,10 +50,10 @@ def test_the_letters_of_one_prompt_share_a_forward(tiny):
     assert len(model_inputs(tokenizer, pairs)) == 2
     calls, handle = counting_forwards(model)
     together = score_continuations(model, tokenizer, pairs, batch_size=1)
-    assert len(calls) == 2  # one forward per distinct row, not per letter
+    assert len(calls) == 1 + 2  # the context the two rows share, then one forward per row, not per letter
     separate = [score_continuations(model, tokenizer, [pair], batch_size=1)[0] for pair in pairs]
     handle.remove()
-    assert len(calls) == 6
+    assert len(calls) == 3 + 4  # a row alone shares nothing: one forward
     assert [c.logprob for c in together] == pytest.approx([c.logprob for c in separate], abs=1e-5)
     assert [c.tokens for c in together] == [2, 2, 1, 2]
     # Multi-token continuations of the same context are different inputs: one row each.
@@ -62,7 +64,66 @@ def test_the_letters_of_one_prompt_share_a_forward(tiny):
     alone = [score_continuations(model, tokenizer, [pair], batch_size=1)[0].logprob for pair in texts]
     assert [c.logprob for c in scored] == pytest.approx(alone, abs=1e-5)
     assert scored[2].logprob == pytest.approx(together[0].logprob, abs=1e-5)
-    assert len(model_inputs(tokenizer, texts)) == 3 and len(calls) == 1  # three rows, one batch
+    assert len(model_inputs(tokenizer, texts)) == 3 and len(calls) == 1 + 1  # the context, three rows in one batch
+
+
+def few_shot_pairs():
+    """Two subjects' pages of shots, three questions each, scored on letters and option texts."""
+    pairs = []
+    for subject in ("历史", "地理"):
+        shots = "".join(f"{subject}题{n}：哪一个？\nA. 甲\nB. 乙\nC. 丙\nD. 丁\n答案：B\n\n" for n in range(3))
+        for question in range(3):
+            context = (f"以下是关于{subject}的单项选择题。\n\n{shots}"
+                       f"问题{question}：哪一个？\nA. 甲\nB. 乙\nC. 丙\nD. 丁\n答案：")
+            pairs += [(context, " " + choice) for choice in ("A", "B", "C", "D", "甲乙", "丙丁戊")]
+    return pairs
+
+
+def test_a_shared_few_shot_prefix_runs_once_and_changes_no_score(tiny, monkeypatch):
+    model, tokenizer = tiny
+    pairs = few_shot_pairs()
+    tokens = []
+    handle = model.register_forward_hook(lambda module, args, kwargs, out: tokens.append(kwargs["input_ids"].numel()),
+                                         with_kwargs=True)
+    shared = score_continuations(model, tokenizer, pairs, batch_size=4)
+    shared_tokens = sum(tokens)
+    tokens.clear()
+    monkeypatch.setattr(loglikelihood, "supports_prefix_cache", lambda model: False)
+    whole = score_continuations(model, tokenizer, pairs, batch_size=4)
+    handle.remove()
+    assert [c.logprob for c in shared] == pytest.approx([c.logprob for c in whole], abs=1e-5)
+    assert [c.is_greedy for c in shared] == [c.is_greedy for c in whole]
+    assert [c.tokens for c in shared] == [c.tokens for c in whole]
+    # Each subject's page runs once instead of once per row (padding included on both sides).
+    assert shared_tokens < sum(tokens) / 2
+
+
+def test_prefix_groups_follow_the_subjects_and_stop_before_the_logits_read():
+    header, shots_a, shots_b = (1,) * 20, (2,) * 30, (3,) * 30
+    rows = [header + shots_a + (10 + n,) * 5 for n in range(3)] + [header + shots_b + (20 + n,) * 5 for n in range(2)]
+    reads_from = {row: len(row) - 1 for row in rows}
+    reads_from[rows[0]] = 45  # a long continuation starts inside the shared tokens: the prefix stops before it
+    groups = prefix_groups(rows, reads_from)
+    assert [(len(g.rows), g.shared) for g in groups] == [(3, 45), (2, 50)]
+    # Rows that share fewer than MIN_SHARED_TOKENS, or a row alone, run whole.
+    short = [(5,) * (MIN_SHARED_TOKENS - 1) + (n,) * 4 for n in range(2)] + [(9,) * 40]
+    assert [g.shared for g in prefix_groups(short, {row: len(row) - 1 for row in short})] == [0, 0, 0]
+
+
+def test_which_models_continue_from_a_cached_prefix(tiny, tiny_base):
+    from peft import PrefixTuningConfig, get_peft_model
+    from transformers import MistralConfig, MistralForCausalLM
+
+    model, _ = tiny
+    assert supports_prefix_cache(model)
+    sliding = MistralForCausalLM(MistralConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                               num_attention_heads=2, num_key_value_heads=2, sliding_window=8))
+    assert not supports_prefix_cache(sliding)  # its cache drops the oldest keys
+    from transformers import AutoModelForCausalLM
+
+    prefix_tuned = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_base),
+                                  PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4))
+    assert not supports_prefix_cache(prefix_tuned)
 
 
 def test_the_stop_rule_ends_a_row_once_its_answer_holds_the_marker(tiny):
