@@ -60,7 +60,7 @@ def main_job(root: Path, name: str, threads: int, seed: int | None) -> dict:
     metrics = json.loads((output / "llmkit_run.json").read_text())["metrics"]
     return {"threads": threads, "seed": "recipe (42)" if seed is None else str(seed), "cached base": cached,
             "base loss": base_loss(cache), "before": metrics["exact_match_before"],
-            "after": metrics["exact_match_after"], "seconds": seconds, "output": output,
+            "after": metrics["exact_match_after"], "seconds": seconds, "output": output, "metrics": metrics,
             "env": environment(cache, threads)}
 
 
@@ -84,6 +84,8 @@ def main() -> None:
           f"points over {len(rows)} runs)")
 
     default = next((r for r in rows if r["threads"] == DEFAULT_THREADS), rows[0])
+    print(f"{default['threads']} threads, recipe seed: {default['metrics']['trainable_parameters']:,} trainable "
+          f"parameters, {default['metrics']['tokens_per_second']:.0f} tokens/s")
     predictions = [json.loads(line) for line in (default["output"] / "predictions.jsonl").open(encoding="utf-8")]
     question = next(p for p in predictions if p["correct"])
     _, chat = run(["chat", str(default["output"]), "--prompt", question["question"], "--max-new-tokens", "12"],

