@@ -101,7 +101,8 @@ def run_llmkit(model_path: str, root: Path, shots: int) -> list[dict]:
 
     bench = FORMATS["ceval"].load(root, "val")
     model, tokenizer = load_causal_lm(model_path, dtype="float32")
-    cfg = ChoiceSection(methods=["loglikelihood"], primary="loglikelihood", shots=shots)
+    # Both sets of continuations this part compares: the letters and the option texts.
+    cfg = ChoiceSection(methods=["loglikelihood", "loglikelihood_option"], primary="loglikelihood", shots=shots)
     return score_choice_items(model, tokenizer, bench.items, bench.shots, cfg, batch_size=8, cache=OutputCache(None))
 
 
