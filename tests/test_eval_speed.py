@@ -98,6 +98,22 @@ def test_a_shared_few_shot_prefix_runs_once_and_changes_no_score(tiny, monkeypat
     assert shared_tokens < sum(tokens) / 2
 
 
+def test_a_lora_model_continues_from_the_shared_prefix_to_the_same_scores(tiny_base, monkeypatch):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch_model = AutoModelForCausalLM.from_pretrained(tiny_base)
+    model = get_peft_model(torch_model, LoraConfig(task_type="CAUSAL_LM", r=4, target_modules="all-linear",
+                                                   init_lora_weights=False))  # weights that change the logits
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    assert supports_prefix_cache(model)
+    pairs = few_shot_pairs()[:12]
+    shared = score_continuations(model, tokenizer, pairs, batch_size=4)
+    monkeypatch.setattr(loglikelihood, "supports_prefix_cache", lambda model: False)
+    whole = score_continuations(model, tokenizer, pairs, batch_size=4)
+    assert [c.logprob for c in shared] == pytest.approx([c.logprob for c in whole], abs=1e-5)
+
+
 def test_prefix_groups_follow_the_subjects_and_stop_before_the_logits_read():
     header, shots_a, shots_b = (1,) * 20, (2,) * 30, (3,) * 30
     rows = [header + shots_a + (10 + n,) * 5 for n in range(3)] + [header + shots_b + (20 + n,) * 5 for n in range(2)]

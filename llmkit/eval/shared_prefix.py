@@ -61,7 +61,8 @@ def _common_length(a: tuple[int, ...], b: tuple[int, ...]) -> int:
 def supports_prefix_cache(model: Any) -> bool:
     """Whether `model` can continue a batch of rows from one cached prefix.
 
-    It must be a transformers model whose forward takes a `cache`, and whose cache is made of plain growing
+    It must be a transformers model whose forward takes a `cache` (and `logits_to_keep`, so that the prefix's
+    run skips the logits nobody reads), and whose cache is made of plain growing
     layers: a sliding-window layer drops the oldest keys. A peft prompt-learning model is left out: it puts
     its own virtual tokens or cache in front of every input.
     """
@@ -71,7 +72,7 @@ def supports_prefix_cache(model: Any) -> bool:
     if peft_config is not None and peft_config.is_prompt_learning:
         return False
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    if "cache" not in inspect.signature(type(base).forward).parameters:
+    if not {"cache", "logits_to_keep"} <= set(inspect.signature(type(base).forward).parameters):
         return False
     layers = DynamicCache(config=base.config).layers
     return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
@@ -82,7 +83,8 @@ def run_prefix(model: Any, prefix: list[int]) -> Any:
     import torch
 
     with torch.no_grad():
-        return model(input_ids=torch.tensor([prefix], device=model.device), use_cache=True).cache
+        # Only the cache is used: one position's logits instead of a vocabulary-wide row per prefix token.
+        return model(input_ids=torch.tensor([prefix], device=model.device), use_cache=True, logits_to_keep=1).cache
 
 
 def cache_for_batch(prefix_cache: Any, rows: int) -> Any:
