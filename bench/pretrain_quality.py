@@ -67,7 +67,8 @@ TRAIN_KEYS = {"llama": {}, "bert": {"batch_size": 16, "max_steps": 400}}
 
 
 def train(arch: str, args: argparse.Namespace):
-    from llmkit.config import PretrainConfig, build_config
+    from llmkit.config import build_config
+    from llmkit.config.pretrain import PretrainConfig
     from llmkit.workflows import pretrain
 
     cfg = build_config(PretrainConfig, {

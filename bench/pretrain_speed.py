@@ -34,7 +34,8 @@ def main() -> None:
 
     import torch
 
-    from llmkit.config import PretrainConfig, build_config
+    from llmkit.config import build_config
+    from llmkit.config.pretrain import PretrainConfig
     from llmkit.pretraining.architectures import Vocabulary, build_model
     from llmkit.pretraining.loop import Pretrainer
     from llmkit.pretraining.presets import apply_preset

@@ -244,7 +244,8 @@ def methods(name: Annotated[str | None, typer.Argument(help="Show one method's h
             ) -> None:
     """List the fine-tuning methods: what each trains, its hyperparameters (recipe keys) and its paper."""
     from llmkit import console
-    from llmkit.config import FinetuneConfig, method_hyperparameters
+    from llmkit.config import method_hyperparameters
+    from llmkit.config.finetune import FinetuneConfig
     from llmkit.tuning.methods import get_method
 
     if name is not None:

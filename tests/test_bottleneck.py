@@ -326,9 +326,8 @@ def test_low_precision_base_gets_fp32_adapters():
 
 
 def test_build_bottleneck_from_the_recipe_section(tmp_path):
-    def cfg(target, train_norms=False):
-        return SimpleNamespace(adapter=SimpleNamespace(bottleneck_size=B, non_linearity="relu", target=target,
-                                                       train_norms=train_norms))
+    def cfg(target, train_norms=False):  # the method's recipe section
+        return SimpleNamespace(bottleneck_size=B, non_linearity="relu", target=target, train_norms=train_norms)
 
     classify = SimpleNamespace(task="classify", base_path="some/bert", total_steps=10, family=None)
     model = build_bottleneck(_build("bert-cls"), cfg(["auto"]), classify)

@@ -88,12 +88,13 @@ def test_an_interrupted_build_resumes_from_its_last_checkpoint(tmp_path, tiny_re
 def test_a_fine_tune_that_builds_the_base_trains_as_one_that_finds_it_cached(tmp_path, tiny_recipe):
     import json
 
-    from llmkit.config import FinetuneConfig, build_config
+    from llmkit.config import build_config
+    from llmkit.config.finetune import FinetuneConfig
     from llmkit.workflows import finetune
 
     def losses(name):
         out = tmp_path / name
-        finetune.run(build_config(FinetuneConfig, {"output": str(out), "eval": {"max_samples": 0},
+        finetune.run(build_config(FinetuneConfig, {"output": str(out), "eval": {"limit": 0},
                                                    "train": {"max_steps": 3, "logging_steps": 1}}))
         return [e["loss"] for e in json.loads((out / "loss_history.json").read_text()) if "loss" in e]
 

@@ -1,6 +1,8 @@
 import pytest
 
-from llmkit.config import FinetuneConfig, PretrainConfig, build_config, parse_set_overrides
+from llmkit.config import build_config, parse_set_overrides
+from llmkit.config.finetune import FinetuneConfig
+from llmkit.config.pretrain import PretrainConfig
 from llmkit.errors import LlmkitError
 from llmkit.recipes import all_recipes, resolve
 
@@ -18,7 +20,7 @@ def test_precedence_defaults_recipe_flags_set():
 
 
 def test_a_layer_setting_one_key_keeps_the_jobs_other_section_defaults():
-    from llmkit.config import PretrainConfig
+    from llmkit.config.pretrain import PretrainConfig
 
     default = build_config(PretrainConfig)
     changed = build_config(PretrainConfig, {"train": {"epochs": 2}})
@@ -68,7 +70,7 @@ def test_every_shipped_recipe_builds():
 
 
 def test_every_method_has_a_llama_and_a_glm_recipe_that_selects_it():
-    from llmkit.config import FinetuneConfig
+    from llmkit.config.finetune import FinetuneConfig
     from llmkit.tuning.methods import METHODS
 
     for family in ("llama", "glm"):
@@ -81,16 +83,16 @@ def test_every_method_has_a_llama_and_a_glm_recipe_that_selects_it():
 def test_a_method_trains_at_its_own_learning_rate_unless_a_recipe_or_flag_sets_one(tiny_base, tmp_path):
     import json
 
-    from llmkit.tuning.methods import METHODS, with_method_lr
+    from llmkit.tuning.methods import METHODS
     from llmkit.workflows import finetune
 
     for family in ("llama", "glm"):  # the model-family recipes leave the rate to the method
         for name, method in METHODS.items():
             cfg = build_config(FinetuneConfig, resolve(f"{family}-{name}", job="finetune").load())
-            assert with_method_lr(cfg, method).train.lr == method.lr
+            assert method.with_lr(cfg).train.lr == method.lr
     assert METHODS["prompt"].lr > 10 * METHODS["lora"].lr  # soft prompts want far larger steps than weights
     chosen = build_config(FinetuneConfig, {"method": "prompt", "train": {"lr": 1e-4}})
-    assert with_method_lr(chosen, METHODS["prompt"]).train.lr == 1e-4
+    assert METHODS["prompt"].with_lr(chosen).train.lr == 1e-4
 
     output = tmp_path / "out"  # the run record says which rate was used
     finetune.run(build_config(FinetuneConfig, {

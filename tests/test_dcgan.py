@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 import llmkit  # noqa: F401  (registers llmkit's model types with the Auto classes)
-from llmkit.config import GanConfig, GanSampleConfig, build_config
+from llmkit.config import build_config
+from llmkit.config.gan import GanConfig, GanSampleConfig
 from llmkit.errors import LlmkitError
 from llmkit.models.dcgan import (
     DCGANDiscriminator,

@@ -10,7 +10,8 @@ import pytest
 import torch
 from tiny_diffusers import save_tiny_text_to_image
 
-from llmkit.config import DiffusionConfig, DiffusionFinetuneConfig, DiffusionSampleConfig, build_config
+from llmkit.config import build_config
+from llmkit.config.diffusion import DiffusionConfig, DiffusionFinetuneConfig, DiffusionSampleConfig
 from llmkit.errors import LlmkitError
 
 TINY_UNET = {"block_out_channels": [8, 16], "attention": [False, True], "layers_per_block": 1, "norm_num_groups": 4}

@@ -7,7 +7,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from llmkit.config import EvalConfig, build_config
+from llmkit.config import build_config
+from llmkit.config.eval import EvalConfig
 from llmkit.errors import LlmkitError
 from llmkit.eval.judge import combine_orders, parse_rating, parse_verdict
 from llmkit.workflows import evaluate

@@ -3,7 +3,7 @@ lm-evaluation-harness's acc/acc_norm/acc_bytes, token budgets per category and a
 
 import pytest
 
-from llmkit.config import ReportSection
+from llmkit.config.eval import ReportSection
 from llmkit.errors import LlmkitError
 from llmkit.eval.baselines import choice_baselines, noise_margin, noise_warning
 from llmkit.eval.choice import multiple_choice_record

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from llmkit.config import EvalConfig, build_config
+from llmkit.config import build_config
+from llmkit.config.eval import EvalConfig
 from llmkit.errors import LlmkitError
 from llmkit.workflows import evaluate
 
@@ -243,7 +244,7 @@ def test_defaults_evaluate_the_builtin_model_on_the_sample_and_the_builtin_task(
 
 
 def test_types_keep_only_the_asked_item_types():
-    from llmkit.config import BenchmarkSection
+    from llmkit.config.eval import BenchmarkSection
 
     everything = evaluate.load_benchmark(BenchmarkSection(sources=["sample"]))
     choice = evaluate.load_benchmark(BenchmarkSection(sources=["sample"], types=["choice"]))

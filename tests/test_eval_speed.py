@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from llmkit.config import EvalConfig, build_config
+from llmkit.config import build_config
+from llmkit.config.eval import EvalConfig
 from llmkit.eval import loglikelihood
 from llmkit.eval.encoding import encode_pair
 from llmkit.eval.generation import _cut, _StopAtMarkers, generate_texts

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llmkit.config import TrainSection
+from llmkit.config.sections import TrainSection
 from llmkit.training import liger_enabled, training_arguments
 
 

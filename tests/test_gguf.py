@@ -69,14 +69,15 @@ def test_lora_on_the_real_model_learns_reloads_in_plain_peft_merges_and_chats(ca
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from llmkit.config import FinetuneConfig, build_config
+    from llmkit.config import build_config
+    from llmkit.config.finetune import FinetuneConfig
     from llmkit.workflows import finetune
 
     output = tmp_path / "lora"
     result = finetune.run(build_config(FinetuneConfig, {
-        "method": "lora", "model": {"path": SHORT_NAME}, "output": str(output), "eval": {"max_samples": 0},
+        "method": "lora", "model": {"path": SHORT_NAME}, "output": str(output), "eval": {"limit": 0},
         "data": {"path": "numerals", "limit": 32, "max_length": 64, "packing": False},
-        "train": {"max_steps": 8, "batch_size": 4, "logging_steps": 1, "warmup_ratio": 0.0, "save_steps": 0}}))
+        "train": {"max_steps": 8, "batch_size": 4, "logging_steps": 1, "warmup_steps": 0.0, "save_steps": 0}}))
     history = json.loads((output / "loss_history.json").read_text())
     losses = [entry["loss"] for entry in history if "loss" in entry]
     assert np.mean(losses[-3:]) < np.mean(losses[:3]), losses

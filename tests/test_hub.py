@@ -108,9 +108,9 @@ def test_push_uploads_the_adapter_and_its_card_never_secrets_and_it_loads_back(h
 
 def test_a_hub_id_loads_offline_from_the_cache(hub, lora_output, tiny_base, monkeypatch):
     from huggingface_hub import constants
+    from llmkit.workflows.chat import ChatSession
 
     from llmkit.models.finetuned import load_finetuned
-    from llmkit.workflows.chat import ChatSession
 
     out, expected = lora_output
     HubTarget.from_environment("alice/cached").push(out)
@@ -122,7 +122,7 @@ def test_a_hub_id_loads_offline_from_the_cache(hub, lora_output, tiny_base, monk
     torch.testing.assert_close(logits(model, tokenizer), expected)
     assert ChatSession.load("alice/cached", max_new_tokens=4).ask("hi", echo=False) is not None
     # `llmkit eval` takes the id as --model (a fine-tuning output) and as --adapter on its base
-    from llmkit.config import EvalModelSection
+    from llmkit.config.eval import EvalModelSection
     from llmkit.workflows.evaluate import load_eval_model
 
     for section in (EvalModelSection(path="alice/cached"),

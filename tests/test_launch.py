@@ -137,10 +137,12 @@ def test_accelerate_recipes_cover_the_issue():
 
 
 def test_sharded_runs_gather_weights_and_store_4bit_in_the_compute_dtype(monkeypatch, tmp_path, tiny_base):
-    from llmkit.config import FinetuneConfig, QloraSection, build_config
+    from llmkit.config import build_config
+    from llmkit.config.finetune import FinetuneConfig
     from llmkit.errors import LlmkitError
     from llmkit.models.quantization import quantized_load_kwargs
     from llmkit.training import weights_are_sharded
+    from llmkit.tuning.methods.qlora import QloraSection
     from llmkit.workflows import finetune
 
     assert not weights_are_sharded() and "device_map" in quantized_load_kwargs(QloraSection())

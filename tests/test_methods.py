@@ -9,7 +9,8 @@ import pytest
 import torch
 from conftest import FAMILIES
 
-from llmkit.config import FinetuneConfig, build_config, deep_merge
+from llmkit.config import build_config, deep_merge
+from llmkit.config.finetune import FinetuneConfig
 from llmkit.errors import LlmkitError
 from llmkit.models.finetuned import load_finetuned
 from llmkit.tuning.methods import METHODS
@@ -25,9 +26,9 @@ SENTENCES = ["The movie was not good.", "问：三的中文是什么？答：三
 def run_finetune(base: Path, method: str, output: Path, *, task: str = "sft", steps: int = 12,
                  overrides: dict | None = None) -> dict:
     layers = {"method": method, "task": task, "model": {"path": str(base)}, "output": str(output),
-              "data": {"limit": 16, "max_length": 64}, "eval": {"max_samples": 0},
+              "data": {"limit": 16, "max_length": 64}, "eval": {"limit": 0},
               "train": {"max_steps": steps, "batch_size": 8, "lr": LEARNING_RATES.get(method, 1e-2),
-                        "logging_steps": 1, "warmup_ratio": 0.0, "scheduler": "constant"}}
+                        "logging_steps": 1, "warmup_steps": 0.0, "scheduler": "constant"}}
     return finetune.run(build_config(FinetuneConfig, deep_merge(layers, overrides or {})))
 
 
@@ -55,7 +56,7 @@ def check_trains_saves_and_reloads(result: dict, method: str) -> None:
     assert sum(curve[-3:]) / 3 < sum(curve[:3]) / 3, curve
 
     saves = json.loads((output / "llmkit_finetune.json").read_text())["format"]
-    assert saves == METHODS[method].saves or (method == "ptuning-v2" and saves == "trained")  # ChatGLM's own
+    assert saves == METHODS[method].save_format or (method == "ptuning-v2" and saves == "trained")  # ChatGLM's own
     assert [p.name for p in output.glob("*.safetensors")] == [WEIGHT_FILES[saves]]
     trainable = result["metrics"]["trainable_parameters"]
     if method == "adalora":
@@ -105,13 +106,12 @@ def test_load_finetuned_gives_the_runs_own_answers_and_plain_peft_does_not(famil
     transformers 5 generates with the prompt re-injected at every step (the cache arrives as `cache`, peft
     looks for `past_key_values`; prefixes passed under the old name are dropped when both are set). This shows
     both sides, so the advice goes when peft is fixed."""
+    from llmkit.eval.exact_match import score_exact_match
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from llmkit.eval.exact_match import score_exact_match
-
     base = family_base("llama")
-    result = run_finetune(base, method, tmp_path / "out", steps=2, overrides={"eval": {"max_samples": 8}})
+    result = run_finetune(base, method, tmp_path / "out", steps=2, overrides={"eval": {"limit": 8}})
     saved = [json.loads(line) for line in (result["output"] / "predictions.jsonl").read_text().splitlines()]
     chats = [[{"role": "user", "content": p["question"]}, {"role": "assistant", "content": p["reference"]}]
              for p in saved]
@@ -165,7 +165,7 @@ def test_classification(classifier_base, tmp_path, family, method, lr):
     train, test = write_polarity_data(tmp_path / "data")
     result = run_finetune(classifier_base(family), method, tmp_path / "out", task="classify", steps=16,
                           overrides={"data": {"path": str(train), "eval_path": str(test)},
-                                     "eval": {"max_samples": 16}, "train": {"lr": lr}})
+                                     "eval": {"limit": 16}, "train": {"lr": lr}})
     check_trains_saves_and_reloads(result, method)
     assert 0 <= result["metrics"]["accuracy_after"] <= 100
     predictions = (result["output"] / "predictions.jsonl").read_text().splitlines()
@@ -184,7 +184,7 @@ def test_same_seed_same_classifier(classifier_base, tmp_path):
         torch.manual_seed(ord(run))  # whatever the process did before must not matter
         result = run_finetune(classifier_base("bert"), "prompt", tmp_path / run, task="classify", steps=2,
                               overrides={"data": {"path": str(train), "eval_path": str(test)},
-                                         "eval": {"max_samples": 0}})
+                                         "eval": {"limit": 0}})
         saved.append(load_file(result["output"] / "adapter_model.safetensors"))
     assert any("classifier" in name for name in saved[0])  # the head is saved with the prompt
     for name, tensor in saved[0].items():

@@ -11,7 +11,8 @@ import time
 import pytest
 import torch
 
-from llmkit.config import PretrainConfig, build_config
+from llmkit.config import build_config
+from llmkit.config.pretrain import PretrainConfig
 
 TINY = {"corpus": {"builtin_documents": 300, "block_size": 32}, "tokenizer": {"vocab_size": 400},
         "arch": {"hidden_size": 32, "layers": 1, "heads": 2, "intermediate_size": 64, "max_position_embeddings": 64},
@@ -114,7 +115,7 @@ def test_resume_without_a_checkpoint_is_a_one_line_error(tmp_path):
 
 
 def test_pretrained_gpt2_fine_tunes_with_llmkit_finetune(tmp_path):
-    from llmkit.config import FinetuneConfig
+    from llmkit.config.finetune import FinetuneConfig
     from llmkit.workflows import finetune, pretrain
 
     base = pretrain.run(tiny_config(tmp_path, arch={"type": "gpt2"}))["output"]

@@ -4,7 +4,8 @@ errors, MLM masking rates, presets, the MFU formula. No training here."""
 import pytest
 import torch
 
-from llmkit.config import PretrainConfig, build_config
+from llmkit.config import build_config
+from llmkit.config.pretrain import PretrainConfig
 from llmkit.errors import LlmkitError
 
 MIXED = ["北京是中国的首都。Beijing is the capital of China, 1949年。", "def add(a, b):\n    return a + b\n",

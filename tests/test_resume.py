@@ -27,7 +27,7 @@ LEARNING_RATES = {"lora": "1e-3", "prompt": "1e-1", "adapter": "1e-3"}
 def _args(base: Path, method: str, steps: int, *extra: str) -> list[str]:
     return ["finetune", "--model", str(base), "--method", method, "--max-steps", str(steps), "--batch-size", "4",
             "--lr", LEARNING_RATES[method], "--set", "train.logging_steps=1", "--set", "data.limit=64",
-            "--set", "data.max_length=64", "--set", "eval.max_samples=0", *extra]
+            "--set", "data.max_length=64", "--set", "eval.limit=0", *extra]
 
 
 def _llmkit(*args: str) -> subprocess.CompletedProcess:
@@ -146,7 +146,8 @@ def test_two_runs_with_the_same_seed_log_the_same_losses_and_end_with_the_same_w
 
 
 def test_a_full_disk_while_saving_is_one_error_and_no_loadable_output(family_base, tmp_path, monkeypatch):
-    from llmkit.config import FinetuneConfig, build_config
+    from llmkit.config import build_config
+    from llmkit.config.finetune import FinetuneConfig
     from llmkit.models.finetuned import load_finetuned
     from llmkit.workflows import finetune
 
@@ -159,7 +160,7 @@ def test_a_full_disk_while_saving_is_one_error_and_no_loadable_output(family_bas
     monkeypatch.setattr(finetune, "_save_weights", disk_full_after_the_weights)
     output = tmp_path / "out"
     cfg = build_config(FinetuneConfig, {"model": {"path": str(family_base("llama"))}, "output": str(output),
-                                        "data": {"limit": 8, "max_length": 64}, "eval": {"max_samples": 0},
+                                        "data": {"limit": 8, "max_length": 64}, "eval": {"limit": 0},
                                         "train": {"max_steps": 2, "batch_size": 4}})
     with pytest.raises(LlmkitError, match="No space left on device"):
         finetune.run(cfg)
@@ -175,7 +176,8 @@ def test_too_little_free_space_stops_the_run_before_training(family_base, tmp_pa
     import shutil
 
     from llmkit import run_dir
-    from llmkit.config import FinetuneConfig, build_config
+    from llmkit.config import build_config
+    from llmkit.config.finetune import FinetuneConfig
     from llmkit.workflows import finetune
 
     usage = shutil.disk_usage(tmp_path)
@@ -191,7 +193,8 @@ def test_too_little_free_space_stops_the_run_before_training(family_base, tmp_pa
 
 
 def test_refused_rows_are_named_in_the_run_record(family_base, tmp_path):
-    from llmkit.config import FinetuneConfig, build_config
+    from llmkit.config import build_config
+    from llmkit.config.finetune import FinetuneConfig
     from llmkit.workflows import finetune
 
     data = tmp_path / "mixed.jsonl"
@@ -202,7 +205,7 @@ def test_refused_rows_are_named_in_the_run_record(family_base, tmp_path):
     output = tmp_path / "out"
     finetune.run(build_config(FinetuneConfig, {
         "model": {"path": str(family_base("llama"))}, "data": {"path": str(data), "max_length": 64},
-        "output": str(output), "eval": {"max_samples": 0}, "train": {"max_steps": 1, "batch_size": 4}}))
+        "output": str(output), "eval": {"limit": 0}, "train": {"max_steps": 1, "batch_size": 4}}))
     record = _record(output)
     assert [(r["line"], r["reason"]) for r in record["refused_rows"]] == [
         (3, "'output' is null or missing, not a string"),
@@ -213,15 +216,17 @@ def test_refused_rows_are_named_in_the_run_record(family_base, tmp_path):
 @pytest.mark.parametrize("method", ["full", "freeze", "lora", "dora", "qlora", "adalora", "adapter", "prefix",
                                     "prompt", "ptuning", "ptuning-v2"])
 def test_every_method_resumes_exactly_after_an_interrupt(family_base, tmp_path, monkeypatch, method):
-    from llmkit.config import FinetuneConfig, build_config
-    from llmkit.errors import RunInterrupted
     from llmkit.resumable_trainer import StopOnInterrupt
+
+    from llmkit.config import build_config
+    from llmkit.config.finetune import FinetuneConfig
+    from llmkit.errors import RunInterrupted
     from llmkit.workflows import finetune
 
     def cfg(output: Path, **extra) -> FinetuneConfig:
         return build_config(FinetuneConfig, {
             "method": method, "model": {"path": str(family_base("llama"))}, "output": str(output),
-            "data": {"limit": 32, "max_length": 64}, "eval": {"max_samples": 0}, "adalora": {"delta_t": 2},
+            "data": {"limit": 32, "max_length": 64}, "eval": {"limit": 0}, "adalora": {"delta_t": 2},
             "train": {"max_steps": 16, "batch_size": 4, "lr": METHOD_LEARNING_RATES.get(method, 1e-2),
                       "logging_steps": 1}},
             extra)

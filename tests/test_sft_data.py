@@ -251,7 +251,7 @@ def test_no_trainable_example_is_an_error(tiny_tokenizer):
 
 
 def test_classification_rows_without_a_text_or_label_are_refused_with_their_line(tmp_path):
-    from llmkit.config import DataSection
+    from llmkit.config.finetune import DataSection
     from llmkit.data.classification import load_classification_data
 
     train = tmp_path / "train.csv"
@@ -266,7 +266,8 @@ def test_classification_rows_without_a_text_or_label_are_refused_with_their_line
 
 
 def test_the_numerals_task_holds_out_numbers_whose_writing_training_teaches():
-    from llmkit.config import FinetuneConfig, build_config
+    from llmkit.config import build_config
+    from llmkit.config.finetune import FinetuneConfig
     from llmkit.data.demo_numerals import chinese_numeral, numerals_split
     from llmkit.workflows.sft_task import load_conversations
 

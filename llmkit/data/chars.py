@@ -30,3 +30,19 @@ def blocks(ids: list[int], block_size: int) -> list[list[int]]:
     """Non-overlapping windows of block_size + 1 ids: the model predicts ids[1:] from ids[:-1]."""
     step = block_size + 1
     return [ids[i:i + step] for i in range(0, len(ids) - step + 1, block_size)]
+
+
+class BlockDataset:
+    """Blocks as a map-style dataset for Trainer: a causal LM's labels are its inputs (it shifts them itself)."""
+
+    def __init__(self, rows: list[list[int]]):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        import torch
+
+        ids = torch.tensor(self.rows[i])
+        return {"input_ids": ids, "labels": ids}

@@ -85,7 +85,12 @@ def load_arrays(path: str, *, label_column: str = "label", image_shape: list[int
 
 
 def _split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified: each class keeps its share in the test split (a fixed seed keeps the test set fixed)."""
+    """Stratified: each class keeps its share in the test split (a fixed seed keeps the test set fixed).
+
+    Not scikit-learn's train_test_split(stratify=y): its own shuffling and rounding hold out other examples
+    (of the 359 digits held out at seed 0, it keeps 73 and holds out 360), which would change every published
+    classic-model figure.
+    """
     if not 0 < test_fraction < 1:
         raise LlmkitError(f"data.test_fraction must be between 0 and 1, got {test_fraction}")
     rng = np.random.default_rng(seed)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from llmkit.config import ChoiceSection
+from llmkit.config.eval import ChoiceSection
 from llmkit.eval.extraction import extract_answer
 from llmkit.eval.generation import generate_within_budgets
 from llmkit.eval.items import EvalItem

@@ -162,11 +162,11 @@ class LocalJudge:
         return self.path
 
     def complete(self, conversations: list[Messages]) -> list[str | None]:
-        from llmkit.eval.exact_match import generate_answers
-        from llmkit.models.loading import load_causal_lm
+        from llmkit.eval.answer_scoring import generate_answers
+        from llmkit.inference.loader import load_for_inference
 
-        model, tokenizer = load_causal_lm(self.path, trust_remote_code=self.trust_remote_code)
-        return generate_answers(model, tokenizer, conversations, max_new_tokens=self.max_tokens,
+        judge = load_for_inference(self.path, trust_remote_code=self.trust_remote_code, job="the judge")
+        return generate_answers(judge.model, judge.tokenizer, conversations, max_new_tokens=self.max_tokens,
                                 batch_size=self.batch_size, desc="judging")
 
 

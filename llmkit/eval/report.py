@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
-from llmkit.config import ReportSection
+from llmkit.config.eval import ReportSection
 from llmkit.eval.baselines import choice_baselines, noise_warning
 from llmkit.eval.choice import LL_METRICS
 
@@ -203,11 +203,9 @@ def format_cell(value: Any) -> str:
 
 def save_bar_chart(scores: dict[str, float | None], path: Path, title: str) -> Path:
     """One horizontal bar per name (0-100), scores written at the bar ends."""
-    import matplotlib
+    from llmkit.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     _use_cjk_font(plt, scores)
     names = [n for n, v in scores.items() if v is not None]
     values = [scores[n] for n in names]

@@ -53,7 +53,8 @@ def ensure_builtin_base() -> Path:
 
     def pretrain_into(staging: Path) -> None:
         from llmkit.checkpoints import CHECKPOINTS, checkpoints
-        from llmkit.config import PretrainConfig, build_config
+        from llmkit.config import build_config
+        from llmkit.config.pretrain import PretrainConfig
         from llmkit.workflows import pretrain
 
         resume = bool(checkpoints(staging / CHECKPOINTS))  # an earlier build of this same base was interrupted

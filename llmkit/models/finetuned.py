@@ -22,7 +22,7 @@ class FinetuneManifest:
     method: str
     task: str
     base_model: str
-    format: str  # adapter | model | trained | bottleneck (see llmkit/tuning/methods.py)
+    format: str  # a key of llmkit.tuning.save_formats.SAVE_FORMATS
     labels: list[str] | None = None
     quantization: dict[str, Any] | None = None  # the qlora section the base was loaded with
     trust_remote_code: bool = False
@@ -93,41 +93,19 @@ def load_finetuned(path: str | Path, *, base: str | None = None, dtype: str = "a
                                else (base or manifest.base_model), remote, chat=manifest.task == "sft")
     common = {"task": manifest.task, "dtype": dtype, "trust_remote_code": remote, "labels": manifest.labels,
               "pad_token_id": tokenizer.pad_token_id, "model_kwargs": manifest.model_kwargs}
-    if manifest.format == "model":
-        return load_model(str(folder), **common), tokenizer
-
     quantization = None
     if quantized and manifest.quantization:
-        from llmkit.config import QloraSection, build_config
+        from llmkit.config import build_config
+        from llmkit.tuning.methods import get_method, section_class
 
-        quantization = build_config(QloraSection, manifest.quantization, source=str(folder / MANIFEST))
-    model = load_model(base or manifest.base_model, quantization=quantization, **common)
-    if manifest.format == "trained":
-        from llmkit.tuning.freeze import load_trained
+        section = get_method(manifest.method).quantization_section
+        quantization = build_config(section_class(section), manifest.quantization, source=str(folder / MANIFEST))
 
-        return load_trained(model, folder), tokenizer
-    if manifest.format == "bottleneck":
-        from llmkit.tuning.bottleneck import load_bottleneck_adapter
+    def load(path: str | None) -> Any:  # None: the base the output was trained on
+        if path is not None:
+            return load_model(path, **common)
+        return load_model(base or manifest.base_model, quantization=quantization, **common)
 
-        return load_bottleneck_adapter(model, folder), tokenizer
-    return _load_peft_adapter(model, folder, manifest), tokenizer
+    from llmkit.tuning.save_formats import SAVE_FORMATS
 
-
-def _load_peft_adapter(model: Any, folder: Path, manifest: FinetuneManifest) -> Any:
-    from peft import PeftConfig, PeftModel
-
-    config = PeftConfig.from_pretrained(str(folder))
-    if manifest.task == "classify" and config.peft_type == "PREFIX_TUNING":
-        from llmkit.tuning.prefix_classification import PrefixSequenceClassifier
-
-        return PrefixSequenceClassifier.load(model, str(folder))
-    model = PeftModel.from_pretrained(model, str(folder))
-    if manifest.task == "sft":
-        from llmkit.tuning.prompt_generation import fix_prompt_learning_generation
-
-        fix_prompt_learning_generation(model)
-    if config.peft_type == "ADALORA":
-        # AdaLoRA's forward adds its orthogonality term to any loss and looks up the adapter it trains,
-        # which peft leaves unset in inference mode (AttributeError). Name it, so a loss computes as in training.
-        model.base_model.trainable_adapter_name = "default"
-    return model
+    return SAVE_FORMATS[manifest.format].load(folder, manifest.task, load), tokenizer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,9 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"
 
 def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template: str | None = None, *,
                    chat: bool = True) -> Any:
-    """The tokenizer with a pad token and (for chat use) a chat template, `fallback_template` if it has none."""
+    """The tokenizer with a pad token and (for chat use) a chat template when it has none: `fallback_template`,
+    else the template of the model's family (llmkit.tuning.families), else the plain one. Training, chat, eval
+    and merge all load through here, so a base without a template is prompted the same way in each."""
     from transformers import AutoTokenizer
 
     from llmkit.hub.resolve import resolve_source
@@ -45,10 +48,22 @@ def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template
                           f"tokenizer files of the model into it")
     tokenizer = _from_pretrained(AutoTokenizer, folder, trust_remote_code=trust_remote_code)
     if chat:
-        ensure_chat_template(tokenizer, fallback_template)
+        ensure_chat_template(tokenizer, fallback_template or family_chat_template(Path(folder)))
     else:
         ensure_pad_token(tokenizer)
     return tokenizer
+
+
+def family_chat_template(folder: Path) -> str | None:
+    """The chat template of the family of the model in `folder` (None: no config.json, or a family without
+    one). config.json's model_type is read as JSON: remote-code configs need no code run for it."""
+    from llmkit.tuning.families import FAMILIES
+
+    config = folder / "config.json"
+    if not config.is_file():
+        return None
+    family = FAMILIES.get(json.loads(config.read_text(encoding="utf-8")).get("model_type"))
+    return family.chat_template if family else None
 
 
 def load_model(path: str, *, task: str = "sft", dtype: str = "auto", trust_remote_code: bool = False,
@@ -87,13 +102,6 @@ def load_model(path: str, *, task: str = "sft", dtype: str = "auto", trust_remot
     if quantization is None and torch.cuda.is_available():
         model = model.to("cuda")
     return model
-
-
-def load_causal_lm(path: str, *, dtype: str = "auto", trust_remote_code: bool = False) -> tuple[Any, Any]:
-    """(model, tokenizer) for a causal LM folder or Hub id, on the GPU when there is one."""
-    path = model_source(path)
-    tokenizer = load_tokenizer(path, trust_remote_code)
-    return load_model(path, dtype=dtype, trust_remote_code=trust_remote_code), tokenizer
 
 
 def load_config(path: str, trust_remote_code: bool = False) -> Any:

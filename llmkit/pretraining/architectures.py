@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from llmkit.config import ArchSection
+from llmkit.config.pretrain import ArchSection
 
 
 @dataclass(frozen=True)

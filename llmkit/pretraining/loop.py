@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkit.checkpoints import begin_checkpoint, commit_checkpoint, prune_checkpoints
-from llmkit.config import TrainSection
+from llmkit.config.sections import TrainSection
 from llmkit.data.packing import IGNORE_INDEX
 from llmkit.pretraining.objectives import LossFn, liger_fused_loss, logits_loss, shift_targets
 from llmkit.pretraining.throughput import mfu

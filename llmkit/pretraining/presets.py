@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from llmkit.config import PretrainConfig
+from llmkit.config.pretrain import PretrainConfig
 from llmkit.errors import LlmkitError
 
 

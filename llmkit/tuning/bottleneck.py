@@ -342,14 +342,13 @@ def load_bottleneck_adapter(model: nn.Module, directory: str | os.PathLike[str],
     return model
 
 
-def build_bottleneck(model: nn.Module, cfg: Any, ctx: Any) -> nn.Module:
-    """The `--method adapter` builder: `cfg.adapter` (bottleneck_size, non_linearity, target) -> adapters.
+def build_bottleneck(model: nn.Module, section: Any, ctx: Any) -> nn.Module:
+    """Adapters from the method's section (bottleneck_size, non_linearity, target, train_norms).
 
     target [auto] takes the family table's adapter_targets. For task=classify the new head
     (`score` or `classifier`) trains in full and is saved with the adapters, as do the layer norms
     with adapter.train_norms (the paper's setting).
     """
-    section = cfg.adapter
     targets = None if list(section.target) == ["auto"] else list(section.target)
     heads: list[str] = []
     if ctx.task == "classify":

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
-from llmkit.config import ClassicTrainConfig
+from llmkit.config.classic import ClassicTrainConfig
 from llmkit.errors import LlmkitError
 from llmkit.models.classic.registry import Preset
 from llmkit.run_dir import RunRecord, prepare_output_dir, saving_into
-from llmkit.training import distributed_summary, save_loss_curve, train_summary, training_arguments
+from llmkit.training.trainer import distributed_summary, save_loss_curve, train_summary, training_arguments
 
 
 def run(cfg: ClassicTrainConfig, preset: Preset, options: dict[str, Any], output: Path) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def run(cfg: ClassicTrainConfig, preset: Preset, options: dict[str, Any], output
     if cut < 2 * (block + 1) or len(text) - cut < block + 1:
         raise LlmkitError(f"{corpus} has {len(text):,} characters: too few for blocks of {block} in both the "
                           f"training and validation parts; add text or lower data.block_size")
-    from llmkit.data.chars import blocks, char_tokenizer
+    from llmkit.data.chars import BlockDataset, blocks, char_tokenizer
 
     tokenizer = char_tokenizer(text[:cut])  # characters seen only in validation become <unk>
     train_blocks = blocks(tokenizer(text[:cut])["input_ids"], block)
@@ -49,11 +49,8 @@ def run(cfg: ClassicTrainConfig, preset: Preset, options: dict[str, Any], output
     # 2. Model.
     from transformers import Trainer, set_seed
 
-    from llmkit.workflows.train import build_model
-
     set_seed(cfg.train.seed)
-    model = build_model(preset, {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id,
-                                 **options})
+    model = preset.build_model(**{"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id, **options})
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     n_params = sum(p.numel() for p in model.parameters())
     console.info(f"model: {preset.name} ({type(model).__name__}), {n_params:,} parameters")
@@ -68,10 +65,10 @@ def run(cfg: ClassicTrainConfig, preset: Preset, options: dict[str, Any], output
                       data={"source": str(corpus), "characters": len(text), "vocabulary": len(tokenizer),
                             "train_blocks": len(train_blocks), "validation_blocks": len(eval_blocks)})
         record.start("train")
-    from llmkit.rank_audit import RankAudit
+    from llmkit.training.replicas import RankAudit
 
-    trainer = Trainer(model=model, args=args, train_dataset=_LMBlocks(train_blocks),
-                      eval_dataset=_LMBlocks(eval_blocks), processing_class=tokenizer, callbacks=[RankAudit()])
+    trainer = Trainer(model=model, args=args, train_dataset=BlockDataset(train_blocks),
+                      eval_dataset=BlockDataset(eval_blocks), processing_class=tokenizer, callbacks=[RankAudit()])
     train_output = trainer.train()
     eval_loss = trainer.evaluate()["eval_loss"]
 
@@ -111,17 +108,3 @@ def generate_text(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) 
         out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
                              do_sample=False)
     return tokenizer.decode(out[0, ids.shape[1]:])
-
-
-class _LMBlocks:
-    def __init__(self, rows: list[list[int]]):
-        self.rows = rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        import torch
-
-        ids = torch.tensor(self.rows[i])
-        return {"input_ids": ids, "labels": ids}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmkit import console
-from llmkit.config import FinetuneConfig
+from llmkit.config.finetune import FinetuneConfig
 
 
 class ClassifyTask:
@@ -19,7 +19,7 @@ class ClassifyTask:
         self.data = load_classification_data(cfg.data, cfg.train.seed)
         if cfg.data.limit:
             self.data.train = self.data.train[:cfg.data.limit]
-        self.data.test = self.data.test[:cfg.eval.max_samples]
+        self.data.test = self.data.test[:cfg.eval.limit]
         self.labels: list[str] = self.data.labels
         self.refused_rows = self.data.refused_rows
 

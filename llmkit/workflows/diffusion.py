@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
-from llmkit.config import DiffusionConfig
+from llmkit.config.diffusion import DiffusionConfig
 from llmkit.errors import LlmkitError
 from llmkit.run_dir import RunRecord, default_output, saving_into
 from llmkit.workflows.generative_loop import (

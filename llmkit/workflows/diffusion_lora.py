@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
-from llmkit.config import DiffusionFinetuneConfig
+from llmkit.config.diffusion import DiffusionFinetuneConfig
 from llmkit.errors import LlmkitError
 from llmkit.run_dir import RunRecord, default_output, saving_into
 from llmkit.workflows.generative_loop import (

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
-from llmkit.config import DiffusionSampleConfig
+from llmkit.config.diffusion import DiffusionSampleConfig
 from llmkit.errors import LlmkitError
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
-from llmkit.config import BenchmarkSection, EvalConfig, EvalModelSection
+from llmkit.config.eval import BenchmarkSection, EvalConfig, EvalModelSection
 from llmkit.errors import LlmkitError
 from llmkit.eval.items import Benchmark, EvalItem, in_category
 from llmkit.models.builtin import BUILTIN_BASE_NAME
@@ -197,35 +197,12 @@ def _model_label(model: EvalModelSection) -> str:
 def load_eval_model(section: EvalModelSection) -> tuple[Any, Any, list[str]]:
     """(model, tokenizer, the folders whose files make its outputs): a base or merged model, a fine-tuning
     output, or a base + `adapter`. With neither path nor adapter, llmkit's built-in base model."""
-    from llmkit.hub.resolve import resolve_source
-    from llmkit.models.finetuned import is_finetune_output, load_finetuned, read_manifest
+    from llmkit.inference.loader import load_for_inference
 
-    # Resolved once: a Hub id becomes its cached snapshot folder, and a missing path is a one-line error.
-    given = resolve_source(section.path) if section.path else None
-    finetuned = resolve_source(section.adapter) if section.adapter else None
-    if finetuned is None and given and is_finetune_output(given):
-        finetuned = given
-    if finetuned:
-        manifest = read_manifest(finetuned)
-        if manifest.task != "sft":
-            raise LlmkitError(f"{finetuned} was fine-tuned for {manifest.task}; eval needs a causal LM (task sft)")
-        base = given if section.adapter else None
-        model, tokenizer = load_finetuned(finetuned, base=base, dtype=section.dtype)
-        return model, tokenizer, [base or manifest.base_model, finetuned]
-    from llmkit.models.loading import load_config, load_model, load_tokenizer
-    from llmkit.tuning.families import family_of
-
-    if given is None:
-        from llmkit.models.builtin import ensure_builtin_base
-
-        path = str(ensure_builtin_base())
-    else:
-        path = given
-    family = family_of(load_config(path, section.trust_remote_code))
-    tokenizer = load_tokenizer(path, section.trust_remote_code, family.chat_template if family else None)
-    model = load_model(path, dtype=section.dtype, trust_remote_code=section.trust_remote_code,
-                       pad_token_id=tokenizer.pad_token_id)
-    return model, tokenizer, [path]
+    model = section.path or (None if section.adapter else BUILTIN_BASE_NAME)
+    loaded = load_for_inference(model, adapter=section.adapter, dtype=section.dtype,
+                                trust_remote_code=section.trust_remote_code, job="eval")
+    return loaded.model, loaded.tokenizer, loaded.sources
 
 
 def _output_cache(cfg: EvalConfig, sources: list[str]) -> Any:

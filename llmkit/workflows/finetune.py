@@ -19,7 +19,8 @@ from typing import Any
 
 from llmkit import console
 from llmkit.checkpoints import CHECKPOINTS, checkpoint_to_resume, checkpoints
-from llmkit.config import FinetuneConfig, to_dict
+from llmkit.config import to_dict
+from llmkit.config.finetune import FinetuneConfig
 from llmkit.errors import LlmkitError, RunInterrupted
 from llmkit.run_dir import (
     RunRecord,
@@ -41,15 +42,17 @@ from llmkit.training import (
     weights_are_sharded,
 )
 from llmkit.tuning.families import Family
-from llmkit.tuning.methods import Method, check_method_settings, get_method, parameter_counts, with_method_lr
+from llmkit.tuning.method import Method, parameter_counts
+from llmkit.tuning.methods import get_method
+from llmkit.tuning.save_formats import SAVE_FORMATS, save_format_of
 
 
 def run(cfg: FinetuneConfig) -> dict[str, Any]:
     # 1. Everything a user can get wrong is checked before a model loads.
     method = get_method(cfg.method)
-    cfg = with_method_lr(cfg, method)  # before the run record saves the recipe: it shows the rate used
-    check_method_settings(method, cfg)
-    if weights_are_sharded() and method.saves in ("trained", "bottleneck"):
+    cfg = method.with_lr(cfg)  # before the run record saves the recipe: it shows the rate used
+    method.check_settings(cfg)
+    if weights_are_sharded() and not SAVE_FORMATS[method.save_format].from_shards:
         raise LlmkitError(f"--method {method.name} saves its weights in llmkit's own format, which cannot be "
                           f"gathered from FSDP / ZeRO-3 shards yet; use DDP or DeepSpeed ZeRO-2 for it")
     output = Path(cfg.output) if cfg.output else default_output("finetune", cfg.method)
@@ -128,10 +131,8 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
                "total_parameters": total}
     record.update(distributed=distributed_summary(trainer))
     weights_saved = save_sharded_model(trainer, output)  # every rank takes part in gathering shards
-    if method.name == "adalora":
-        from llmkit.tuning.adalora import final_ranks
-
-        record.update(adalora_final_ranks=final_ranks(model))
+    if method.report is not None:
+        record.update(**method.report(model))
     if not console.is_main_process():  # the other ranks are done: rank 0 saves and scores
         return {"output": output, "metrics": metrics}
 
@@ -225,7 +226,7 @@ def _load_base(base_path: str, cfg: FinetuneConfig, method: Method, family: Fami
         tokenizer.padding_side = "right" if family and family.encoder else "left"
     model = load_model(base_path, task=cfg.task, dtype=cfg.model.dtype, trust_remote_code=cfg.model.trust_remote_code,
                        labels=labels, pad_token_id=tokenizer.pad_token_id,
-                       quantization=cfg.qlora if method.quantized_base else None,
+                       quantization=method.quantization(cfg),
                        model_kwargs=model_kwargs, attention=cfg.model.attention)
     return model, tokenizer
 
@@ -242,11 +243,9 @@ def _planned_steps(cfg: FinetuneConfig, n_examples: int) -> int:
 def _bytes_to_save(model: Any, method: Method, cfg: FinetuneConfig, steps: int) -> int:
     """About what the run writes at its peak: the saved weights (the whole model when the method saves one)
     beside its checkpoints of the trainable weights. Ctrl-C or the last step writes one even in a short run."""
-    from llmkit.tuning.methods import save_format
-
     trained = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
     whole = sum(p.numel() * p.element_size() for p in model.parameters())
-    saved = whole if save_format(method, model) == "model" else trained
+    saved = whole if save_format_of(method, model).name == "model" else trained
     return saved + checkpoint_bytes(trained, steps, cfg.train.save_steps, cfg.train.keep_checkpoints)
 
 
@@ -269,11 +268,7 @@ def _trainer(model: Any, tokenizer: Any, train_set: Any, collator: Any, cfg: Fin
     from llmkit.rank_audit import RankAudit
     from llmkit.resumable_trainer import ResumableTrainer
 
-    callbacks = [RankAudit()]
-    if method.name == "adalora":
-        from llmkit.tuning.adalora import AdaLoraCallback
-
-        callbacks.append(AdaLoraCallback(model, cfg.adalora.tinit, cfg.adalora.tfinal))
+    callbacks = [RankAudit(), *(method.callbacks(model, cfg) if method.callbacks else [])]
     model.config.use_cache = False
     # Classification batches carry token_type_ids/attention_mask the model takes; keep every column.
     args = training_arguments(cfg.train, output, remove_unused_columns=False, save_steps=cfg.train.save_steps,
@@ -290,15 +285,15 @@ def save_finetuned(model: Any, tokenizer: Any, output: Path, method: Method, cfg
 
     weights_saved: the weights were already gathered from shards and saved (training.save_sharded_model)."""
     from llmkit.models.finetuned import FinetuneManifest
-    from llmkit.tuning.methods import save_format
 
-    form = save_format(method, model)
+    form = save_format_of(method, model)
+    quantization = method.quantization(cfg)
     with saving_into(output) as staging:
         if not weights_saved:
-            _save_weights(model, staging, form)
+            form.save(model, staging)
         tokenizer.save_pretrained(staging)
-        FinetuneManifest(method=method.name, task=cfg.task, base_model=recorded_base(base_path), format=form,
-                         labels=labels, quantization=to_dict(cfg.qlora) if method.quantized_base else None,
+        FinetuneManifest(method=method.name, task=cfg.task, base_model=recorded_base(base_path), format=form.name,
+                         labels=labels, quantization=to_dict(quantization) if quantization is not None else None,
                          trust_remote_code=cfg.model.trust_remote_code, model_kwargs=model_kwargs).write(staging)
 
 
@@ -312,20 +307,6 @@ def recorded_base(base_path: str) -> str:
     if not local.exists():
         return base_path
     return BUILTIN_BASE_NAME if local.resolve() == builtin_base_path().resolve() else str(local.resolve())
-
-
-def _save_weights(model: Any, output: Path, form: str) -> None:
-    if form == "trained":
-        from llmkit.tuning.freeze import save_trained
-
-        save_trained(model, output)
-    elif form == "bottleneck":
-        from llmkit.tuning.bottleneck import save_bottleneck_adapter
-
-        save_bottleneck_adapter(model, output)
-    else:  # a peft adapter folder, or a whole model: both are save_pretrained
-        model.config.use_cache = True
-        model.save_pretrained(output)
 
 
 def _write_predictions(items: list[dict[str, Any]], path: Path) -> None:

@@ -14,16 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
-from llmkit.config import GanConfig, GanSampleConfig
+from llmkit.config.gan import GanConfig, GanSampleConfig
 from llmkit.errors import LlmkitError
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir, saving_into
-from llmkit.workflows.generative_loop import (
-    Batches,
-    Checkpoints,
-    LoopState,
+from llmkit.training.checkpoints import CHECKPOINTS, LoopCheckpoints
+from llmkit.training.generative_loop import (
     finish_step,
+    image_batches,
     prepare_run_output,
+    resume_state,
     step_generator,
+    total_steps,
     write_grid,
 )
 
@@ -52,7 +53,6 @@ def generator_loss(discriminator: Any, fake: Any) -> Any:
 
 def run(cfg: GanConfig) -> dict[str, Any]:
     import torch
-    from accelerate import Accelerator
     from tqdm.auto import tqdm
 
     from llmkit.data.generative_images import load_training_images
@@ -62,16 +62,16 @@ def run(cfg: GanConfig) -> dict[str, Any]:
         DCGANGenerator,
         DCGANGeneratorConfig,
     )
-    from llmkit.training import save_loss_curve
+    from llmkit.training.accelerator import build_accelerator
+    from llmkit.training.trainer import save_loss_curve
 
     # 1. Output folder and images: everything a user can get wrong fails before training starts.
     output = Path(cfg.output) if cfg.output else default_output("gan", "dcgan")
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    accelerator = build_accelerator()
     images = load_training_images(cfg.data.path, cfg.data.image_size, cfg.data.channels, limit=cfg.data.limit)
-    batches = Batches(len(images.pixels), cfg.train.batch_size, cfg.train.seed, accelerator.num_processes,
-                      accelerator.process_index)
-    total = batches.total_steps(cfg.train.epochs, cfg.train.max_steps)
-    console.info(f"data: {images.describe()}; {total} steps of {batches.global_batch} images")
+    batches = image_batches(len(images.pixels), cfg.train.batch_size, cfg.train.seed, accelerator)
+    total = total_steps(batches, cfg.train)
+    console.info(f"data: {images.describe()}; {total} steps of {batches.rows_per_step} images")
 
     # 2. G and D, seeded: the same seed gives the same networks. Built before the output folder is touched,
     # so a bad image_size fails without replacing an earlier run.
@@ -91,11 +91,11 @@ def run(cfg: GanConfig) -> dict[str, Any]:
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.train.lr, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.train.lr, betas=betas)
     generator, discriminator, opt_g, opt_d = accelerator.prepare(generator, discriminator, opt_g, opt_d)
-    checkpoints = Checkpoints(accelerator, output, cfg.train.keep_checkpoints)
-    state = checkpoints.resume(cfg.train.resume) if cfg.train.resume else LoopState()
+    checkpoints = LoopCheckpoints(accelerator, output / CHECKPOINTS, cfg.train.keep_checkpoints)
+    state = resume_state(checkpoints, cfg.train.resume, output)
     record = RunRecord(output, "gan", cfg) if accelerator.is_main_process else None
     fixed_latents = accelerator.unwrap_model(generator).sample_latents(
-        cfg.train.grid_size, torch.Generator().manual_seed(cfg.train.seed))
+        cfg.train.num_samples, torch.Generator().manual_seed(cfg.train.seed))
     pixels = images.pixels.to(accelerator.device)
 
     def grid(name: str) -> None:
@@ -112,7 +112,7 @@ def run(cfg: GanConfig) -> dict[str, Any]:
     progress = tqdm(total=total, initial=state.step, desc="dcgan", disable=not accelerator.is_local_main_process)
     while state.step < total:
         rng = step_generator(cfg.train.seed, state.step, accelerator.process_index)
-        real = pixels[batches.indices(state.step)]
+        real = pixels[batches.rows(state.step)]
         latents = torch.randn(len(real), cfg.model.latent_size, generator=rng).to(accelerator.device)
         # a. D: real -> 1, fake -> 0 (fakes detached: this step must not move G)
         fake = generator(latents)
@@ -154,19 +154,19 @@ def run(cfg: GanConfig) -> dict[str, Any]:
 
 
 def sample(cfg: GanSampleConfig) -> dict[str, Any]:
-    """Generate `num_images` images from a saved generator: one PNG each, a grid, and the run record."""
+    """Generate `num_samples` images from a saved generator: one PNG each, a grid, and the run record."""
     import torch
 
     from llmkit.data.generative_images import to_uint8
-    from llmkit.eval.generative_plots import save_grid, save_images
+    from llmkit.plots.images import save_grid, save_images
 
     generator = load_generator(cfg.model)
-    if cfg.num_images < 1:
-        raise LlmkitError(f"num_images must be at least 1, got {cfg.num_images}")
+    if cfg.num_samples < 1:
+        raise LlmkitError(f"num_samples must be at least 1, got {cfg.num_samples}")
     output = Path(cfg.output) if cfg.output else default_output("gan", "sample")
     check_output_dir(output, cfg.overwrite, cfg)
     with torch.no_grad():
-        images = to_uint8(generator(generator.sample_latents(cfg.num_images, torch.Generator().manual_seed(cfg.seed))))
+        images = to_uint8(generator(generator.sample_latents(cfg.num_samples, torch.Generator().manual_seed(cfg.seed))))
     prepare_output_dir(output, cfg.overwrite, cfg)
     record = RunRecord(output, "gan-sample", cfg)
     save_images(images, output / "images")

@@ -21,16 +21,18 @@ class MergeRun:
 def merge_adapter(adapter: str, output: Path, *, base: str | None = None, overwrite: bool = False) -> Path:
     from llmkit.models.finetuned import load_finetuned, read_manifest
     from llmkit.tuning.methods import get_method
+    from llmkit.tuning.save_formats import SAVE_FORMATS
 
     manifest = read_manifest(adapter)
     method = get_method(manifest.method)
-    if not method.mergeable:
-        raise LlmkitError(f"{method.name} cannot be merged: {method.merge}")
+    form = SAVE_FORMATS[manifest.format]
+    refusal = method.unmergeable_reason(form.name)
+    if refusal:
+        raise LlmkitError(f"{method.name} cannot be merged: {refusal}")
     check_output_dir(output, overwrite, [adapter, base])
     # A QLoRA adapter merges into the full-precision base: merging into 4-bit weights would re-quantise.
     model, tokenizer = load_finetuned(adapter, base=base, dtype="float32", quantized=False)
-    if manifest.format == "adapter":
-        model = model.merge_and_unload()
+    model = form.merge(model)
     prepare_output_dir(output, overwrite, [adapter, base])
     record = RunRecord(output, "merge", MergeRun(adapter=str(adapter), base=base, output=str(output)))
     with saving_into(output) as staging:

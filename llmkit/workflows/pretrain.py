@@ -14,7 +14,7 @@ from typing import Any
 
 from llmkit import console
 from llmkit.checkpoints import CHECKPOINTS, checkpoint_to_resume
-from llmkit.config import PretrainConfig
+from llmkit.config.pretrain import PretrainConfig
 from llmkit.errors import LlmkitError
 from llmkit.pretraining.architectures import Vocabulary, build_model, is_masked_lm
 from llmkit.pretraining.loop import Blocks, LogHooks, Masking, Pretrainer

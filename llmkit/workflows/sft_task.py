@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
-from llmkit.config import FinetuneConfig
+from llmkit.config.finetune import FinetuneConfig
 
 NUMERALS = "numerals"  # `--data numerals`: the built-in Chinese numerals task (data/demo_numerals.py)
 
@@ -64,7 +64,7 @@ def load_conversations(cfg: FinetuneConfig) -> tuple[list[list[dict]], list[list
         from llmkit.data.demo_tasks import demo_task_split
 
         train = [e["messages"] for e in demo_task_split("train", seed=cfg.train.seed)]
-        held_out = [e["messages"] for e in demo_task_split("test", cfg.eval.max_samples, seed=0)]
+        held_out = [e["messages"] for e in demo_task_split("test", cfg.eval.limit, seed=0)]
     elif cfg.data.path == NUMERALS and not Path(NUMERALS).exists():  # a file of that name is the user's
         from llmkit.data.demo_numerals import numerals_split
 
@@ -81,7 +81,7 @@ def load_conversations(cfg: FinetuneConfig) -> tuple[list[list[dict]], list[list
     if cfg.data.system:
         train, held_out = ([[{"role": "system", "content": cfg.data.system}] + c
                             if c[0]["role"] != "system" else c for c in chats] for chats in (train, held_out))
-    return train, held_out[:cfg.eval.max_samples], refused
+    return train, held_out[:cfg.eval.limit], refused
 
 
 def _read_conversations(path: str, cfg: FinetuneConfig) -> tuple[list[list[dict]], list[dict]]:

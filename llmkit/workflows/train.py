@@ -17,12 +17,18 @@ from typing import Any
 import numpy as np
 
 from llmkit import console
-from llmkit.config import ClassicTrainConfig
+from llmkit.config.classic import ClassicTrainConfig
 from llmkit.data.images import ModelInputs
 from llmkit.errors import LlmkitError
 from llmkit.models.classic.registry import Preset, get_preset
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir, saving_into
-from llmkit.training import distributed_summary, save_loss_curve, save_sharded_model, train_summary, training_arguments
+from llmkit.training.trainer import (
+    distributed_summary,
+    save_loss_curve,
+    save_sharded_model,
+    train_summary,
+    training_arguments,
+)
 
 
 def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
@@ -50,7 +56,7 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
     sized = {"num_labels": len(classes), "id2label": dict(enumerate(classes)),
              "label2id": {c: i for i, c in enumerate(classes)}, **inputs.config}
     set_seed(cfg.train.seed)  # before the model: its initialisation is random
-    model = build_model(preset, {**sized, **options})
+    model = preset.build_model(**{**sized, **options})
     n_params = sum(p.numel() for p in model.parameters())
     console.info(f"model: {preset.name} ({type(model).__name__}), {n_params:,} parameters")
 
@@ -78,7 +84,7 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
         from transformers import DataCollatorWithPadding
 
         collator = DataCollatorWithPadding(tokenizer)
-    from llmkit.rank_audit import RankAudit
+    from llmkit.training.replicas import RankAudit
 
     trainer = Trainer(model=model, args=args, train_dataset=inputs.train, eval_dataset=inputs.test,
                       compute_metrics=compute_metrics, data_collator=collator, callbacks=[RankAudit()])
@@ -103,7 +109,7 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
     record.update(distributed=distributed_summary(trainer))
 
     # 5. Save the model (loads back with AutoModelFor*.from_pretrained after `import llmkit`) and plots.
-    from llmkit.eval.classifier_plots import confusion_matrix, save_accuracy_curve, save_confusion_matrix
+    from llmkit.plots.classifier import confusion_matrix, save_accuracy_curve, save_confusion_matrix
 
     record.stop("train")
     with saving_into(output) as staging:
@@ -173,11 +179,3 @@ def parse_options(items: list[str], preset: Preset) -> dict[str, Any]:
         except yaml.YAMLError:
             raise LlmkitError(f"model.options {item!r}: the value is not valid YAML") from None
     return options
-
-
-def build_model(preset: Preset, values: dict[str, Any]) -> Any:
-    """The preset's model with `values` in its config; a bad combination is the user's to fix."""
-    try:
-        return preset.model_class()(preset.build_config(**values))
-    except (ValueError, TypeError, KeyError, RuntimeError) as e:
-        raise LlmkitError(f"cannot build {preset.name} with these settings: {str(e).splitlines()[0]}") from None

@@ -6,8 +6,8 @@ when transformers' auto classes are first imported after `import llmkit` (see ll
 
 from __future__ import annotations
 
-# family module -> (config class, [(transformers Auto class, model class), ...])
-FAMILIES: dict[str, tuple[str, list[tuple[str, str]]]] = {
+# module of this package -> (config class, [(transformers Auto class it registers with, model class), ...])
+CLASSES_BY_MODULE: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "mlp": ("MLPConfig", [("AutoModelForImageClassification", "MLPForImageClassification")]),
     "lenet": ("LeNet5Config", [("AutoModelForImageClassification", "LeNet5ForImageClassification")]),
     "alexnet": ("AlexNetConfig", [("AutoModelForImageClassification", "AlexNetForImageClassification")]),
@@ -25,7 +25,7 @@ def register() -> None:
 
     import transformers
 
-    for family, (config_name, heads) in FAMILIES.items():
+    for family, (config_name, heads) in CLASSES_BY_MODULE.items():
         module = importlib.import_module(f"llmkit.models.classic.{family}")
         config_cls = getattr(module, config_name)
         transformers.AutoConfig.register(config_cls.model_type, config_cls, exist_ok=True)

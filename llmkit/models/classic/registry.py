@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from llmkit.errors import LlmkitError
-from llmkit.models.classic import FAMILIES
+from llmkit.models.classic import CLASSES_BY_MODULE
 
 Input = Literal["vector", "image", "sequence", "text"]
 
@@ -27,16 +27,23 @@ class Preset:
     about: str
     config: dict[str, Any] = field(default_factory=dict)
     image_size: int | None = None  # images are resized to this side (image models only)
-    head: int = 0  # index into FAMILIES[family]'s heads (the RNN has a classifier and a language model)
+    head: int = 0  # index into the family's heads in CLASSES_BY_MODULE (the RNN: classifier, language model)
 
     def config_class(self) -> type:
-        return getattr(_module(self.family), FAMILIES[self.family][0])
+        return getattr(_module(self.family), CLASSES_BY_MODULE[self.family][0])
 
     def model_class(self) -> type:
-        return getattr(_module(self.family), FAMILIES[self.family][1][self.head][1])
+        return getattr(_module(self.family), CLASSES_BY_MODULE[self.family][1][self.head][1])
 
     def build_config(self, **overrides: Any) -> Any:
         return self.config_class()(**{**self.config, **overrides})
+
+    def build_model(self, **overrides: Any) -> Any:
+        """The preset's model with `overrides` in its config; a bad combination is the user's to fix."""
+        try:
+            return self.model_class()(self.build_config(**overrides))
+        except (ValueError, TypeError, KeyError, RuntimeError) as e:
+            raise LlmkitError(f"cannot build {self.name} with these settings: {str(e).splitlines()[0]}") from None
 
 
 def _module(family: str) -> Any:

@@ -6,7 +6,7 @@ because evaluate's own metrics live on the Hub and do not load offline.
 
 import datasets
 import evaluate
-import numpy as np
+from sklearn.metrics import accuracy_score
 
 _DESCRIPTION = "Accuracy = correct predictions / all predictions."
 _KWARGS = """
@@ -27,7 +27,6 @@ class Accuracy(evaluate.Metric):
                                         "references": datasets.Value("int64")}))
 
     def _compute(self, predictions, references):
-        predictions, references = np.asarray(predictions), np.asarray(references)
         if len(references) == 0:
             raise ValueError("accuracy of an empty set is undefined")
-        return {"accuracy": float((predictions == references).mean())}
+        return {"accuracy": float(accuracy_score(references, predictions))}

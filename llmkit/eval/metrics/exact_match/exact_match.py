@@ -3,7 +3,7 @@ and a final full stop. Shipped with llmkit and loaded by path, like the other mo
 
 import evaluate
 
-from llmkit.eval.exact_match import normalize_answer
+from llmkit.eval.answer_scoring import normalize_answer
 from llmkit.eval.metrics.text_metric import mean_and_scores, text_metric_info
 
 _DESCRIPTION = "1 when the prediction equals one of the references after normalisation, else 0."

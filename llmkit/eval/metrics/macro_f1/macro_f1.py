@@ -1,13 +1,13 @@
 """Macro F1: the unweighted mean over classes of each class's F1 (harmonic mean of precision and recall).
 
 Every class counts the same however rare it is. A class that appears in neither the predictions nor
-the references is left out of the mean; a class with no true positives scores 0 (as scikit-learn's
-`f1_score(average="macro", zero_division=0)`). Shipped with llmkit and loaded by path, like accuracy.
+the references is left out of the mean; a class with no true positives scores 0: scikit-learn's
+`f1_score(average="macro", zero_division=0)`. Shipped with llmkit and loaded by path, like accuracy.
 """
 
 import datasets
 import evaluate
-import numpy as np
+from sklearn.metrics import f1_score
 
 _DESCRIPTION = "Macro-averaged F1 over the classes present in predictions or references."
 _KWARGS = """
@@ -28,13 +28,6 @@ class MacroF1(evaluate.Metric):
                                         "references": datasets.Value("int64")}))
 
     def _compute(self, predictions, references):
-        predictions, references = np.asarray(predictions), np.asarray(references)
-        scores = []
-        for c in np.union1d(predictions, references):
-            tp = np.sum((predictions == c) & (references == c))
-            fp = np.sum((predictions == c) & (references != c))
-            fn = np.sum((predictions != c) & (references == c))
-            scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
-        if not scores:
+        if len(references) == 0:
             raise ValueError("macro F1 of an empty set is undefined")
-        return {"macro_f1": float(np.mean(scores))}
+        return {"macro_f1": float(f1_score(references, predictions, average="macro", zero_division=0))}

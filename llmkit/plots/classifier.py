@@ -7,28 +7,21 @@ from typing import Any
 
 import numpy as np
 
+from llmkit.plots import pyplot
+
 CONFUSION_MATRIX = "confusion_matrix.png"
 ACCURACY_CURVE = "accuracy_curve.png"
 
 
 def confusion_matrix(predictions: np.ndarray, references: np.ndarray, num_classes: int) -> np.ndarray:
-    """Counts[i, j] = examples of true class i predicted as class j."""
-    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(counts, (references, predictions), 1)
-    return counts
+    """Counts[i, j] = examples of true class i predicted as class j (every class a row, seen or not)."""
+    from sklearn.metrics import confusion_matrix as count_confusions
 
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return count_confusions(references, predictions, labels=np.arange(num_classes))
 
 
 def save_confusion_matrix(counts: np.ndarray, classes: list[str], output_dir: Path, title: str) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     size = max(4.0, 0.45 * len(classes) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(counts, cmap="Blues")
@@ -55,7 +48,7 @@ def save_accuracy_curve(log_history: list[dict[str, Any]], output_dir: Path, tit
     points = [(e["epoch"], e["eval_accuracy"]) for e in log_history if "eval_accuracy" in e]
     if not points:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(*zip(*points), marker="o", label="test accuracy")
     f1 = [(e["epoch"], e["eval_macro_f1"]) for e in log_history if "eval_macro_f1" in e]

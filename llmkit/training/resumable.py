@@ -24,7 +24,7 @@ from typing import Any
 from transformers import Trainer, TrainerCallback
 
 from llmkit import console
-from llmkit.checkpoints import begin_checkpoint, commit_checkpoint, prune_checkpoints, staging_folder
+from llmkit.training.checkpoints import begin_checkpoint, commit_checkpoint, prune_checkpoints, staging_folder
 from llmkit.errors import LlmkitError
 
 TRAINABLE_WEIGHTS = "trainable_weights.safetensors"

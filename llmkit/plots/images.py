@@ -1,4 +1,7 @@
-"""Pictures of a generative run: image grids as PNG (loss curves: llmkit.training.save_loss_curve)."""
+"""Generated images as PNG: tiled into one grid, or one file each.
+
+Loss curves: llmkit.training.trainer.save_loss_curve.
+"""
 
 from __future__ import annotations
 

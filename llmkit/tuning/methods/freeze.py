@@ -1,19 +1,27 @@
 """Freeze tuning: train the last N transformer blocks (and any named modules); save only those tensors.
 
 The saved file holds just the trained tensors, so freezing 2 of 32 blocks of a 7B model writes about
-400 MB instead of 14 GB; `llmkit merge` writes them into the base to get a standalone model.
-"""
+400 MB instead of 14 GB; `llmkit merge` writes them into the base to get a standalone model."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
+from llmkit.config import option
 from llmkit.errors import LlmkitError
 from llmkit.tuning.context import BuildContext
 from llmkit.tuning.families import CLASSIFIER_HEADS
+from llmkit.tuning.method import Method
 
-TRAINED_WEIGHTS = "trained_weights.safetensors"
+
+@dataclass
+class FreezeSection:
+    """Partial fine-tuning: everything frozen but the last blocks and any named modules."""
+
+    last_layers: int = option("Train the last N transformer blocks (0: none).", 2, at_least=0)
+    modules: list[str] = option("Also train parameters whose names contain one of these, e.g. [lm_head, norm].",
+                               [])
 
 
 def blocks_of(model: Any, suffix: str) -> tuple[str, Any]:
@@ -24,7 +32,7 @@ def blocks_of(model: Any, suffix: str) -> tuple[str, Any]:
     raise LlmkitError(f"no block list named *{suffix} in {type(model).__name__}")
 
 
-def build_freeze(model: Any, cfg: Any, ctx: BuildContext) -> Any:
+def build(model: Any, cfg: Any, ctx: BuildContext) -> Any:
     keep = list(cfg.freeze.modules)
     if cfg.freeze.last_layers:
         if ctx.family is None:
@@ -46,22 +54,6 @@ def build_freeze(model: Any, cfg: Any, ctx: BuildContext) -> Any:
     return model
 
 
-def save_trained(model: Any, output: Path) -> None:
-    """Write only the parameters that were trained."""
-    from safetensors.torch import save_file
-
-    tensors = {name: p.detach().contiguous().cpu() for name, p in model.named_parameters() if p.requires_grad}
-    save_file(tensors, str(output / TRAINED_WEIGHTS), metadata={"format": "pt"})
-
-
-def load_trained(model: Any, output: Path) -> Any:
-    """Put the trained tensors saved in `output` into `model` (a fresh copy of the base)."""
-    from safetensors.torch import load_file
-
-    tensors = load_file(str(Path(output) / TRAINED_WEIGHTS))
-    own = dict(model.named_parameters())
-    missing = [name for name in tensors if name not in own]
-    if missing:
-        raise LlmkitError(f"{output}: the base model has no parameter {missing[0]}; is this the right base?")
-    model.load_state_dict(tensors, strict=False)
-    return model
+METHOD = Method("freeze", "The last N transformer blocks (freeze.last_layers) and any named modules.",
+                "Howard & Ruder 2018, ULMFiT (gradual unfreezing); LLaMA-Factory's freeze tuning", build, "trained",
+                lr=1e-3, section="freeze", section_class=FreezeSection, target_key="freeze.modules")

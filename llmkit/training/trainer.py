@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
-from llmkit.checkpoints import CHECKPOINTS
-from llmkit.config import TrainSection
+from llmkit.training.checkpoints import CHECKPOINTS
+from llmkit.config.sections import TrainSection
 
 LOSS_CURVE = "loss_curve.png"
 
@@ -19,18 +19,19 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
     """`transformers.TrainingArguments` from a recipe's train section, with llmkit's defaults.
 
     Checkpoints (every `save_steps` steps, none at 0; the newest `keep_checkpoints` kept, all at 0) go to
-    <output>/checkpoints, in the layout of the Trainer that writes them (llmkit.resumable_trainer).
+    <output>/checkpoints, in the layout of the Trainer that writes them (llmkit.training.resumable).
     Tokens are counted without padding, so tokens/s compares fairly across batching strategies.
     """
     import torch
     from transformers import TrainingArguments
+
+    from llmkit.training.accelerator import bf16_enabled
 
     if "tensorboard" in train.report_to:
         # transformers 5 reads the TensorBoard folder from the environment only.
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(output_dir / "tensorboard")
 
     cuda = torch.cuda.is_available()
-    bf16 = train.bf16 and cuda and torch.cuda.is_bf16_supported()
     # Without an accelerator, `accelerate launch --multi_gpu --num_processes N` starts N ranks but
     # TrainingArguments only joins them (MULTI_CPU over gloo) with use_cpu=True; otherwise every
     # rank trains alone on all the data (transformers 5.24: "parallel_mode != DISTRIBUTED").
@@ -44,7 +45,7 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
         gradient_accumulation_steps=train.grad_accum,
         learning_rate=train.lr,
         lr_scheduler_type=train.scheduler,
-        warmup_steps=train.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        warmup_steps=train.warmup_steps,  # below 1 a fraction of the total steps (llmkit.training.schedule)
         weight_decay=train.weight_decay,
         max_grad_norm=train.max_grad_norm,
         seed=train.seed,
@@ -55,7 +56,7 @@ def training_arguments(train: TrainSection, output_dir: Path, *, has_eval: bool 
         save_total_limit=keep_checkpoints or None,
         report_to=train.report_to or "none",
         activation_checkpointing=train.gradient_checkpointing,
-        bf16=bf16,
+        bf16=bf16_enabled(train.bf16),
         optim="adamw_torch_fused" if cuda and train.fused_optimizer else "adamw_torch",
         use_liger_kernel=cuda and liger_enabled(train),
         torch_compile=cuda and train.torch_compile,
@@ -97,21 +98,6 @@ def train_summary(trainer: Any, train_output: Any) -> dict[str, float]:
         "tokens_per_second": round(tokens / runtime, 1) if runtime else 0.0,
         **peak_memory(),
     }
-
-
-def batch_layout(args: Any) -> dict[str, int]:
-    """World size and batch sizes: per device, and global (per device x gradient accumulation x processes)."""
-    return {"world_size": args.world_size, "per_device_batch_size": args.per_device_train_batch_size,
-            "grad_accum": args.gradient_accumulation_steps,
-            "global_batch_size": args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size}
-
-
-def distributed_summary(trainer: Any) -> dict[str, Any]:
-    """For the run record: the batch layout and, when the Trainer carries a RankAudit, what each rank did."""
-    from llmkit.rank_audit import RankAudit
-
-    audits = [c for c in trainer.callback_handler.callbacks if isinstance(c, RankAudit)]
-    return {**batch_layout(trainer.args), **(audits[0].summary() if audits else {})}
 
 
 def weights_are_sharded() -> bool:

@@ -8,7 +8,6 @@ from typing import Any
 
 from llmkit import console
 from llmkit.data.chat import turn_end_token_ids
-from llmkit.errors import LlmkitError
 
 
 @dataclass
@@ -23,22 +22,12 @@ class ChatSession:
     @classmethod
     def load(cls, model: str, *, adapter: str | None = None, trust_remote_code: bool = False,
              **options: Any) -> ChatSession:
-        """`model` is a model folder or Hub id, or a `llmkit finetune` output (its base is in its manifest)."""
-        from llmkit.models.finetuned import is_finetune_output, load_finetuned
-        from llmkit.models.loading import load_causal_lm
+        """`model` is a model folder, Hub id or GGUF file, or a `llmkit finetune` output (its base is in its
+        manifest); see llmkit.inference.loader."""
+        from llmkit.inference.loader import load_for_inference
 
-        if adapter is None and is_finetune_output(model):
-            model, adapter = None, model
-        if adapter is not None:
-            from llmkit.models.finetuned import read_manifest
-
-            if read_manifest(adapter).task != "sft":
-                raise LlmkitError(f"{adapter} holds a classifier; chat needs a causal LM")
-            loaded, tokenizer = load_finetuned(adapter, base=model)
-        else:
-            loaded, tokenizer = load_causal_lm(model, trust_remote_code=trust_remote_code)
-        loaded.eval()
-        return cls(loaded, tokenizer, **options)
+        loaded = load_for_inference(model, adapter=adapter, trust_remote_code=trust_remote_code, job="chat")
+        return cls(loaded.model, loaded.tokenizer, **options)
 
     def ask(self, prompt: str, echo: bool = True) -> str:
         """Answer `prompt` given the conversation so far, printing tokens as they come."""

@@ -25,7 +25,7 @@ class AdaLoraCallback(TrainerCallback):
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         # The schedule is known only now (epochs x batches, or max_steps): fit AdaLoRA's phases to it.
-        from llmkit.tuning.peft_methods import adalora_phases
+        from llmkit.tuning.methods.adalora import adalora_phases
 
         config = self.peft_model.peft_config["default"]
         config.total_step = state.max_steps
@@ -53,11 +53,3 @@ class AdaLoraCallback(TrainerCallback):
             saved["ipt"], saved["exp_avg_ipt"], saved["exp_avg_unc"])
         self.peft_model.peft_config["default"].rank_pattern = saved["rank_pattern"]
 
-
-def final_ranks(peft_model: Any) -> dict[str, int]:
-    """Rank of every AdaLoRA module now: the number of singular values its mask keeps."""
-    ranks = {}
-    for name, module in peft_model.named_modules():
-        if hasattr(module, "ranknum") and "default" in getattr(module, "lora_E", {}):
-            ranks[name.removeprefix("base_model.model.")] = int((module.lora_E["default"] != 0).sum())
-    return ranks

@@ -1,0 +1,61 @@
+"""One loader for every job that runs a model rather than trains it: `llmkit chat`, `llmkit eval`, the eval
+judge's local model and `llmkit merge`.
+
+`--model` (optionally with `--adapter`) names one of: a `llmkit finetune` output or a peft adapter (its base
+is read from its manifest unless `--model` names one), a model folder, a Hub id, or a GGUF file. A plain
+model's tokenizer without a chat template gets its family's (llmkit.models.loading.load_tokenizer), so a
+GLM base is prompted the same way in chat and eval as it was in fine-tuning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from llmkit.errors import LlmkitError
+
+
+@dataclass
+class InferenceModel:
+    model: Any
+    tokenizer: Any
+    # The folders (or Hub ids) whose files make the model's outputs: base, then what was fine-tuned on it.
+    sources: list[str]
+
+
+def load_for_inference(model: str | None, *, adapter: str | None = None, dtype: str = "auto",
+                       trust_remote_code: bool = False, quantized: bool = True, task: str | None = "sft",
+                       job: str = "generation") -> InferenceModel:
+    """The model `model` [+ `adapter`] names, in eval mode, with its tokenizer.
+
+    `task` is the fine-tuning task the caller needs (sft: a causal LM; None: any, as merging takes
+    classifiers too); `job` names the caller in the error a wrong task raises. quantized=False loads a
+    QLoRA adapter onto a full-precision base (what merging wants).
+    """
+    from llmkit.hub.resolve import resolve_source
+    from llmkit.models.finetuned import is_finetune_output, load_finetuned, read_manifest
+
+    # Resolved once: a Hub id becomes its cached snapshot folder, a GGUF file its converted folder, and a
+    # missing path is a one-line error.
+    given = resolve_source(model) if model else None
+    finetuned = resolve_source(adapter) if adapter else None
+    if finetuned is None and given and is_finetune_output(given):
+        given, finetuned = None, given
+    if finetuned:
+        manifest = read_manifest(finetuned)
+        if task is not None and manifest.task != task:
+            raise LlmkitError(f"{finetuned} was fine-tuned for {manifest.task}; {job} needs a causal LM "
+                              f"(task {task})")
+        loaded, tokenizer = load_finetuned(finetuned, base=given, dtype=dtype, quantized=quantized)
+        sources = [given or manifest.base_model, finetuned]
+    elif given:
+        from llmkit.models.loading import load_model, load_tokenizer
+
+        tokenizer = load_tokenizer(given, trust_remote_code)
+        loaded = load_model(given, dtype=dtype, trust_remote_code=trust_remote_code,
+                            pad_token_id=tokenizer.pad_token_id)
+        sources = [given]
+    else:
+        raise LlmkitError(f"{job} needs a model: a model folder, Hub id, GGUF file or fine-tuning output")
+    loaded.eval()
+    return InferenceModel(loaded, tokenizer, sources)
