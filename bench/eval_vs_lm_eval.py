@@ -255,7 +255,7 @@ def main() -> None:
         real_part(args.repeats, args.shots)
         return
     from llmkit.console import table
-    from llmkit.models.builtin import ensure_builtin_base
+    from llmkit.workflows.builtin_base import ensure_builtin_base
 
     model = args.model or str(ensure_builtin_base())
     rows = []

@@ -49,7 +49,7 @@ def ddpm_samples(output: Path, n: int, seed: int, sampler: str, steps: int):
 
     pipe = load_pipeline(str(output), sampler)
     pipe.set_progress_bar_config(disable=True)
-    cfg = DiffusionSampleConfig(model=str(output), steps=steps)
+    cfg = DiffusionSampleConfig(model=str(output), inference_steps=steps)
     generator = torch.Generator().manual_seed(seed)
     parts = [generate(pipe, cfg, generator, min(250, n - i)) for i in range(0, n, 250)]
     return torch.from_numpy(np.concatenate(parts)).permute(0, 3, 1, 2) * 2 - 1  # [0, 1] NHWC -> [-1, 1] NCHW
@@ -80,11 +80,11 @@ def main() -> None:
     models = args.only or ["dcgan", "ddpm"]
 
     import torch
-    from llmkit.eval.generative_plots import save_grid
 
     import llmkit  # noqa: F401  (registers llmkit's model types)
     from llmkit.data.generative_images import to_uint8
     from llmkit.eval.sample_quality import DigitScorer, heldout_digits
+    from llmkit.plots.images import save_grid
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     root = args.keep or Path(tempfile.mkdtemp(prefix="llmkit-generative-"))

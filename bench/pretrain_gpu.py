@@ -57,7 +57,7 @@ def pretrain_config(args: argparse.Namespace, batch_size: int, **train: object):
 
     smoke = {"corpus": {"block_size": 64}, "tokenizer": {"vocab_size": 500}} if args.smoke else {}
     train_keys = {"batch_size": batch_size, "max_steps": args.warmup + args.steps, "lr": 6e-4,
-                  "warmup_ratio": 0.0, "weight_decay": 0.1, "logging_steps": args.warmup, **train}
+                  "warmup_steps": 0.0, "weight_decay": 0.1, "logging_steps": args.warmup, **train}
     return apply_preset(build_config(PretrainConfig, {"arch": shape_keys(args.smoke), "train": train_keys,
                                                       **smoke}, source="bench"))
 

@@ -143,7 +143,7 @@ def finetune(
     from llmkit.workflows import finetune as workflow
 
     if num_processes > 1 and cfg.model.path is None:
-        from llmkit.models.builtin import ensure_builtin_base
+        from llmkit.workflows.builtin_base import ensure_builtin_base
 
         ensure_builtin_base()  # built here, once: the ranks cannot pretrain it between them
     run_job(workflow.run, cfg, num_processes, push_to_hub)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from llmkit.models import builtin
+from llmkit.workflows import builtin_base as builtin
 
 TINY_RECIPE = """# a tiny stand-in for llama-tiny
 corpus: {builtin_documents: 200, block_size: 32}
@@ -36,15 +36,19 @@ def test_built_once_then_reused(tmp_path, tiny_recipe):
     assert builtin.builtin_base_path() != path
 
 
-def test_outputs_name_the_built_in_base_and_the_name_resolves_to_it(tmp_path, tiny_recipe, monkeypatch):
+def test_outputs_name_the_built_in_base_and_the_workflows_expand_the_name(tmp_path, tiny_recipe, monkeypatch):
     # An adapter pushed from a run on the built-in base must reload on a machine whose cache is elsewhere.
+    from llmkit.errors import LlmkitError
     from llmkit.hub.resolve import resolve_source
     from llmkit.workflows.finetune import recorded_base
 
     path = builtin.ensure_builtin_base()
 
     assert recorded_base(str(path)) == builtin.BUILTIN_BASE_NAME
-    assert resolve_source(builtin.BUILTIN_BASE_NAME) == str(path)
+    assert builtin.expand_builtin_base(builtin.BUILTIN_BASE_NAME) == str(path)
+    assert builtin.expand_builtin_base("my-llama") == "my-llama"
+    with pytest.raises(LlmkitError, match="does not exist"):  # a path resolver never builds a model
+        resolve_source(builtin.BUILTIN_BASE_NAME)
     other = tmp_path / "my-llama"
     other.mkdir()
     monkeypatch.chdir(tmp_path)

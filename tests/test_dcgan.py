@@ -124,8 +124,8 @@ def _cfg(tmp_path, name, **train):
         "output": str(tmp_path / name),
         "model": {"latent_size": 16, "generator_channels": 8, "discriminator_channels": 8},
         "data": {"path": "digits", "image_size": 16, "limit": 64},
-        "train": {"max_steps": 6, "batch_size": 16, "sample_every": 3, "save_every": 3, "logging_steps": 1,
-                  "grid_size": 4, **train}})
+        "train": {"max_steps": 6, "batch_size": 16, "sample_steps": 3, "save_steps": 3, "logging_steps": 1,
+                  "num_samples": 4, **train}})
 
 
 def test_train_writes_networks_grids_curves_and_resumes_exactly(tmp_path):
@@ -138,7 +138,7 @@ def test_train_writes_networks_grids_curves_and_resumes_exactly(tmp_path):
         assert (out / name).is_file(), name
     record = json.loads((out / "llmkit_run.json").read_text())
     assert record["metrics"]["steps"] == 6 and len(json.loads((out / "loss_history.json").read_text())) == 6
-    checkpoint = out / "checkpoints" / "step-000003"
+    checkpoint = out / "checkpoints" / "step-3"
     assert checkpoint.is_dir()
 
     # Resume the same run from step 3 in a copy: it must end with the same weights, bit for bit.
@@ -147,7 +147,7 @@ def test_train_writes_networks_grids_curves_and_resumes_exactly(tmp_path):
     copy = tmp_path / "resumed"
     shutil.copytree(out, copy)
     shutil.rmtree(copy / "generator")  # what the check reads must come from the resumed run
-    gan.run(_cfg(tmp_path, "resumed", resume=str(copy / "checkpoints" / "step-000003")))
+    gan.run(_cfg(tmp_path, "resumed", resume=str(copy / "checkpoints" / "step-3")))
     full = gan.load_generator(str(out)).state_dict()
     resumed = gan.load_generator(str(copy)).state_dict()
     assert all(torch.equal(full[k], resumed[k]) for k in full)
@@ -156,10 +156,10 @@ def test_train_writes_networks_grids_curves_and_resumes_exactly(tmp_path):
 def test_sample_is_reproducible_by_seed(tmp_path):
     from llmkit.workflows import gan
 
-    gan.run(_cfg(tmp_path, "run", max_steps=2, save_every=0, sample_every=0))
+    gan.run(_cfg(tmp_path, "run", max_steps=2, save_steps=0, sample_steps=0))
     runs = {}
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
-        cfg = build_config(GanSampleConfig, {"model": str(tmp_path / "run"), "num_images": 5, "seed": seed,
+        cfg = build_config(GanSampleConfig, {"model": str(tmp_path / "run"), "num_samples": 5, "seed": seed,
                                              "output": str(tmp_path / name)})
         runs[name] = gan.sample(cfg)["images"]
         assert len(list((tmp_path / name / "images").glob("*.png"))) == 5

@@ -20,8 +20,8 @@ TINY_UNET = {"block_out_channels": [8, 16], "attention": [False, True], "layers_
 def _ddpm_cfg(tmp_path, name, **train):
     return build_config(DiffusionConfig, {
         "output": str(tmp_path / name), "unet": TINY_UNET, "data": {"path": "digits", "image_size": 16, "limit": 64},
-        "train": {"max_steps": 4, "batch_size": 16, "sample_every": 2, "save_every": 2, "logging_steps": 1,
-                  "grid_size": 4, "sample_steps": 2, "warmup_steps": 1, **train}})
+        "train": {"max_steps": 4, "batch_size": 16, "sample_steps": 2, "save_steps": 2, "logging_steps": 1,
+                  "num_samples": 4, "inference_steps": 2, "warmup_steps": 1, **train}})
 
 
 def _unet_loss(unet, scheduler, images, seed=0):
@@ -48,7 +48,7 @@ def test_ddpm_output_is_a_pipeline_folder_with_grids_and_curves(ddpm_run):
     assert isinstance(pipe.unet, UNet2DModel) and pipe.unet.config.sample_size == 16
     assert list(pipe.unet.config.block_out_channels) == [8, 16]
     for name in ("samples/step-000002.png", "samples/final.png", "loss_curve.png", "llmkit_run.json",
-                 "checkpoints/step-000002/llmkit_state.json"):
+                 "checkpoints/step-2/llmkit_state.json"):
         assert (ddpm_run / name).is_file(), name
     assert json.loads((ddpm_run / "llmkit_run.json").read_text())["metrics"]["steps"] == 4
 
@@ -59,7 +59,7 @@ def test_ddpm_training_lowers_the_loss_of_the_saved_ema_weights(tmp_path):
     from llmkit.data.generative_images import digit_images
     from llmkit.workflows import diffusion
 
-    cfg = _ddpm_cfg(tmp_path, "run", max_steps=40, sample_every=0, save_every=0, lr=3e-3, warmup_steps=5)
+    cfg = _ddpm_cfg(tmp_path, "run", max_steps=40, sample_steps=0, save_steps=0, lr=3e-3, warmup_steps=5)
     diffusion.run(cfg)
     torch.manual_seed(cfg.train.seed)  # the run built its UNet right after this seed
     initial = diffusion.build_unet(cfg, 1).eval()
@@ -88,17 +88,17 @@ def test_sampling_with_ddim_and_ddpm_is_seeded(tmp_path, ddpm_run):
 
     def sample(name, **values):
         cfg = build_config(DiffusionSampleConfig, {"model": str(ddpm_run), "output": str(tmp_path / name),
-                                                   "num_images": 3, "batch_size": 2, **values})
+                                                   "num_samples": 3, "batch_size": 2, **values})
         return diffusion_sample.run(cfg)["images"]
 
-    ddim = sample("ddim", scheduler="ddim", steps=4)
+    ddim = sample("ddim", scheduler="ddim", inference_steps=4)
     assert ddim.shape == (3, 16, 16, 1) and len(list((tmp_path / "ddim" / "images").glob("*.png"))) == 3
     assert (tmp_path / "ddim" / "grid.png").is_file()
     record = json.loads((tmp_path / "ddim" / "llmkit_run.json").read_text())
     assert record["scheduler"] == "DDIMScheduler"
-    assert (sample("ddim-again", scheduler="ddim", steps=4) == ddim).all()
-    assert not (sample("ddim-seed", scheduler="ddim", steps=4, seed=1) == ddim).all()
-    assert sample("ddpm", scheduler="ddpm", steps=5).shape == (3, 16, 16, 1)
+    assert (sample("ddim-again", scheduler="ddim", inference_steps=4) == ddim).all()
+    assert not (sample("ddim-seed", scheduler="ddim", inference_steps=4, seed=1) == ddim).all()
+    assert sample("ddpm", scheduler="ddpm", inference_steps=5).shape == (3, 16, 16, 1)
     with pytest.raises(LlmkitError, match="not available for DDPMPipeline"):
         sample("euler", scheduler="euler")
     with pytest.raises(LlmkitError, match="unconditional"):
@@ -116,8 +116,8 @@ def test_text_to_image_pipeline_samples_with_a_prompt(tmp_path, text_to_image, s
     from llmkit.workflows import diffusion_sample
 
     cfg = build_config(DiffusionSampleConfig, {
-        "model": str(text_to_image), "prompt": "a handwritten digit 3", "scheduler": scheduler, "steps": 3,
-        "num_images": 2, "height": 32, "width": 32, "output": str(tmp_path / "out")})
+        "model": str(text_to_image), "prompt": "a handwritten digit 3", "scheduler": scheduler, "inference_steps": 3,
+        "num_samples": 2, "height": 32, "width": 32, "output": str(tmp_path / "out")})
     images = diffusion_sample.run(cfg)["images"]
     assert images.shape == (2, 32, 32, 3) and images.std() > 0
     assert len(list((tmp_path / "out" / "images").glob("*.png"))) == 2
@@ -136,8 +136,8 @@ def test_lora_finetune_lowers_the_loss_and_reloads_into_the_pipeline(tmp_path, t
         "model": str(text_to_image), "output": str(tmp_path / "lora"), "prompt": "a handwritten digit 7",
         "data": {"path": "digits", "image_size": 32, "limit": 4},
         "lora": {"r": 4, "alpha": 8},
-        "train": {"max_steps": 12, "batch_size": 2, "lr": 1e-2, "sample_every": 6, "save_every": 0, "logging_steps": 1,
-                  "grid_size": 2, "sample_steps": 2}})
+        "train": {"max_steps": 12, "batch_size": 2, "lr": 1e-2, "sample_steps": 6, "save_steps": 0, "logging_steps": 1,
+                  "num_samples": 2, "inference_steps": 2}})
     metrics = diffusion_lora.run(cfg)["metrics"]
     out = tmp_path / "lora"
     assert metrics["probe_loss_after"] < metrics["probe_loss_before"]

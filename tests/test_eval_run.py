@@ -230,7 +230,7 @@ def test_cli_eval_compare_and_errors(tiny_base, tmp_path):
 
 def test_defaults_evaluate_the_builtin_model_on_the_sample_and_the_builtin_task(tiny_base, tmp_path, monkeypatch):
     # What `llmkit eval` runs with no arguments, with a tiny stand-in for the built-in base (built in minutes).
-    from llmkit.models import builtin
+    from llmkit.workflows import builtin_base as builtin
 
     monkeypatch.setattr(builtin, "ensure_builtin_base", lambda: tiny_base)
     cfg = build_config(EvalConfig, {"output": str(tmp_path / "run"), "benchmark": {"limit": 1},

@@ -27,7 +27,7 @@ def test_gan_train_then_sample(tmp_path):
     run, samples = tmp_path / "run", tmp_path / "samples"
     train = llmkit("gan", "train", "--max-steps", "2", "--batch-size", "8", "--output", str(run),
                    "--set", "data.image_size=16", "--set", "data.limit=16", "--set", "model.generator_channels=8",
-                   "--set", "model.discriminator_channels=8", "--set", "train.sample_every=0")
+                   "--set", "model.discriminator_channels=8", "--set", "train.sample_steps=0")
     assert train.returncode == 0, train.stderr
     assert json.loads((run / "llmkit_run.json").read_text())["metrics"]["steps"] == 2
     sample = llmkit("gan", "sample", "--model", str(run), "-n", "3", "--seed", "1", "--output", str(samples))

@@ -20,7 +20,7 @@ SHORT_NAME = "smollm2-135m-instruct"
 @pytest.fixture
 def cache():
     """llmkit's cache, shared by the test session (conftest), so the real model is converted once (about 30 s)."""
-    from llmkit.models.builtin import cache_root
+    from llmkit.cache import cache_root
 
     return cache_root()
 

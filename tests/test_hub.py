@@ -262,7 +262,7 @@ def test_model_cards_say_how_to_load_each_kind(tmp_path):
 
 
 def test_an_adapter_on_the_built_in_base_is_loaded_with_llmkit_in_its_card(tmp_path):
-    from llmkit.models.builtin import BUILTIN_BASE_NAME
+    from llmkit.cache import BUILTIN_BASE_NAME
 
     adapter = tmp_path / "lora"
     adapter.mkdir()

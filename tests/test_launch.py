@@ -141,7 +141,7 @@ def test_sharded_runs_gather_weights_and_store_4bit_in_the_compute_dtype(monkeyp
     from llmkit.config.finetune import FinetuneConfig
     from llmkit.errors import LlmkitError
     from llmkit.models.quantization import quantized_load_kwargs
-    from llmkit.training import weights_are_sharded
+    from llmkit.training.trainer import weights_are_sharded
     from llmkit.tuning.methods.qlora import QloraSection
     from llmkit.workflows import finetune
 

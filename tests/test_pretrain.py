@@ -16,7 +16,7 @@ from llmkit.config.pretrain import PretrainConfig
 
 TINY = {"corpus": {"builtin_documents": 300, "block_size": 32}, "tokenizer": {"vocab_size": 400},
         "arch": {"hidden_size": 32, "layers": 1, "heads": 2, "intermediate_size": 64, "max_position_embeddings": 64},
-        "monitor": {"eval_steps": 20, "sample_steps": 20, "samples": 1, "sample_tokens": 4, "save_steps": 0},
+        "monitor": {"eval_steps": 20, "sample_steps": 20, "num_samples": 1, "sample_tokens": 4, "save_steps": 0},
         "train": {"batch_size": 8, "max_steps": 40, "logging_steps": 5, "lr": 5e-3}}
 
 
@@ -78,6 +78,14 @@ def test_a_run_killed_after_a_checkpoint_resumes_onto_the_uninterrupted_loss_cur
     process.wait()
     assert first.is_dir(), process.stderr.read().decode()[-2000:]
     assert not (tmp_path / "killed" / "model.safetensors").exists()  # really killed mid-way
+    # The checkpoint is what accelerate's save_state writes (weights in safetensors, optimizer, scheduler, this
+    # process's RNG states), beside the loop's own state; resuming below reads it back with load_state.
+    from accelerate.utils import OPTIMIZER_NAME, RNG_STATE_NAME, SAFE_WEIGHTS_NAME, SCHEDULER_NAME
+
+    assert sorted(p.name for p in first.iterdir()) == sorted(
+        [SAFE_WEIGHTS_NAME, f"{OPTIMIZER_NAME}.bin", f"{SCHEDULER_NAME}.bin", f"{RNG_STATE_NAME}_0.pkl",
+         "llmkit_state.json"])
+    assert json.loads((first / "llmkit_state.json").read_text())["step"] == 10
 
     resumed = subprocess.run([sys.executable, "-m", "llmkit", "pretrain", "--resume", str(tmp_path / "killed")],
                              env=env, capture_output=True, text=True, timeout=600)

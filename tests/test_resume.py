@@ -216,11 +216,10 @@ def test_refused_rows_are_named_in_the_run_record(family_base, tmp_path):
 @pytest.mark.parametrize("method", ["full", "freeze", "lora", "dora", "qlora", "adalora", "adapter", "prefix",
                                     "prompt", "ptuning", "ptuning-v2"])
 def test_every_method_resumes_exactly_after_an_interrupt(family_base, tmp_path, monkeypatch, method):
-    from llmkit.resumable_trainer import StopOnInterrupt
-
     from llmkit.config import build_config
     from llmkit.config.finetune import FinetuneConfig
     from llmkit.errors import RunInterrupted
+    from llmkit.training.resumable import StopOnInterrupt
     from llmkit.workflows import finetune
 
     def cfg(output: Path, **extra) -> FinetuneConfig:

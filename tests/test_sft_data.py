@@ -269,7 +269,7 @@ def test_the_numerals_task_holds_out_numbers_whose_writing_training_teaches():
     from llmkit.config import build_config
     from llmkit.config.finetune import FinetuneConfig
     from llmkit.data.demo_numerals import chinese_numeral, numerals_split
-    from llmkit.workflows.sft_task import load_conversations
+    from llmkit.tasks.sft import load_conversations
 
     assert [chinese_numeral(n) for n in (1, 10, 14, 40, 47, 99)] == ["一", "十", "十四", "四十", "四十七", "九十九"]
     train, test = numerals_split("train"), numerals_split("test")

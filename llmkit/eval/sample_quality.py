@@ -37,7 +37,7 @@ class SampleQuality:
 
 def scorer_path() -> Path:
     from llmkit.data import images
-    from llmkit.models.builtin import cache_root
+    from llmkit.cache import cache_root
     from llmkit.models.classic import lenet
 
     digest = hashlib.sha256(resolve(SCORER_RECIPE).path.read_bytes())
@@ -48,13 +48,14 @@ def scorer_path() -> Path:
 
 def ensure_scorer() -> Path:
     """The cached LeNet-5 digit scorer's folder, training it first (about 15 CPU seconds) if needed."""
-    from llmkit.models.builtin import build_once
+    from llmkit.cache import build_once
 
     def train_into(staging: Path) -> None:
-        from llmkit.config import JOBS, build_config
+        from llmkit.config import build_config
+        from llmkit.config.classic import ClassicTrainConfig
         from llmkit.workflows import train
 
-        train.run(build_config(JOBS["classic"], resolve(SCORER_RECIPE).load(), {"output": str(staging)},
+        train.run(build_config(ClassicTrainConfig, resolve(SCORER_RECIPE).load(), {"output": str(staging)},
                                source=f"recipe {SCORER_RECIPE}"))
 
     return build_once(scorer_path(), "the LeNet-5 digit scorer", train_into,

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmkit.cache import BUILTIN_BASE_NAME
 from llmkit.data.images import BUILTIN
 from llmkit.hub.resolve import looks_like_hub_id
-from llmkit.models.builtin import BUILTIN_BASE_NAME
+from llmkit.tuning.save_formats import SAVE_FORMATS
 
 # The Auto class that loads an architecture, by the suffix transformers gives its class name.
 _AUTO_CLASSES = (("ForCausalLM", "AutoModelForCausalLM", "text-generation"),
@@ -108,10 +109,10 @@ def _kind(folder: Path, repo: str, manifest: dict[str, Any], record: dict[str, A
     task = manifest.get("task") or ("classify" if adapter.get("task_type") == "SEQ_CLS" else "sft")
     auto, pipeline_tag = ("AutoModelForSequenceClassification", "text-classification") if task == "classify" \
         else ("AutoModelForCausalLM", "text-generation")
-    form = manifest.get("format") or ("adapter" if adapter else None)
+    form = SAVE_FORMATS.get(manifest.get("format") or ("adapter" if adapter else ""))
     llmkit_load = (f'from llmkit.models.finetuned import load_finetuned\n\n'
                    f'model, tokenizer = load_finetuned("{repo}")  # fetches the base model too')
-    if form == "adapter":
+    if form is not None and form.name == "adapter":
         peft_type = adapter.get("peft_type", "peft").lower()
         plain = (f'from peft import PeftModel\nfrom transformers import {auto}\n\n'
                  f'base = {auto}.from_pretrained("{base}")\nmodel = PeftModel.from_pretrained(base, "{repo}")'
@@ -121,15 +122,12 @@ def _kind(folder: Path, repo: str, manifest: dict[str, Any], record: dict[str, A
         else:  # llmkit's built-in base exists only where llmkit builds it: plain transformers cannot load it
             load_code = llmkit_load if base == BUILTIN_BASE_NAME else plain
         return CardFacts(
-            what=f"A {peft_type} adapter (peft) for `{base}`, trained with `llmkit finetune`.", library="peft",
+            what=form.card.format(kind=peft_type, base=base), library="peft",
             pipeline_tag=pipeline_tag, base_model=base, method=manifest.get("method") or peft_type,
             load_code=load_code, tags=["peft", peft_type])
-    if form in ("trained", "bottleneck"):
-        what = ("the weights `llmkit finetune --method freeze` trained" if form == "trained"
-                else "llmkit's bottleneck adapters")
-        return CardFacts(
-            what=f"{what[0].upper()}{what[1:]}, for `{base}`.", pipeline_tag=pipeline_tag, base_model=base,
-            load_code=llmkit_load, tags=[form])
+    if form is not None and not form.plain_loading:  # llmkit's own formats
+        return CardFacts(what=form.card.format(base=base), pipeline_tag=pipeline_tag, base_model=base,
+                         load_code=llmkit_load, tags=[form.name])
     model_config = _read_json(folder / "config.json")
     if not model_config:
         return CardFacts(what="Files written by llmkit.", load_code=f'from huggingface_hub import snapshot_download'
@@ -143,9 +141,11 @@ def _kind(folder: Path, repo: str, manifest: dict[str, Any], record: dict[str, A
     code += f"from transformers import {auto}{', AutoTokenizer' if tokenizer else ''}\n\n"
     code += f'model = {auto}.from_pretrained("{repo}")'
     code += f'\ntokenizer = AutoTokenizer.from_pretrained("{repo}")' if tokenizer else ""
-    return CardFacts(what=f"A `{architecture}` ({model_config.get('model_type')}), trained with llmkit.",
+    what = (form.card.format(base=base) if form is not None and form.name == "model"
+            else f"A `{architecture}` ({model_config.get('model_type')}), trained with llmkit.")
+    return CardFacts(what=what,
                      library=None if own_type else "transformers", pipeline_tag=pipeline_tag,
-                     base_model=base if form == "model" else None, load_code=code,
+                     base_model=base if form is not None and form.name == "model" else None, load_code=code,
                      tags=[str(model_config.get("model_type"))])
 
 

@@ -31,7 +31,8 @@ def hub_endpoint(endpoint: str | None = None) -> str:
 
 def resolve_source(name: str) -> str:
     """A local folder for `name`: a GGUF model's converted copy (llmkit.models.gguf), the path itself when it
-    exists, llmkit's built-in base for its name, else the Hub snapshot of the id `name`."""
+    exists, else the Hub snapshot of the id `name`. (llmkit's built-in base is known by name only to the
+    workflows, which build it: llmkit/workflows/builtin_base.py.)"""
     from llmkit.models.gguf import converted_folder
 
     converted = converted_folder(name)
@@ -39,10 +40,6 @@ def resolve_source(name: str) -> str:
         return converted
     if Path(name).expanduser().exists():
         return str(Path(name).expanduser())
-    from llmkit.models.builtin import BUILTIN_BASE_NAME, ensure_builtin_base
-
-    if name == BUILTIN_BASE_NAME:
-        return str(ensure_builtin_base())
     if not looks_like_hub_id(name):
         raise LlmkitError(f"{name} does not exist (and is not a Hub id like owner/name)")
     from huggingface_hub import constants, snapshot_download

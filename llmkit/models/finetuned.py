@@ -81,13 +81,18 @@ def load_finetuned(path: str | Path, *, base: str | None = None, dtype: str = "a
                    quantized: bool = True) -> tuple[Any, Any]:
     """(model, tokenizer) as they were at the end of training.
 
-    quantized=False loads a QLoRA adapter onto a full-precision base (what merging wants).
+    quantized=False loads a QLoRA adapter onto a full-precision base (what merging wants). An output trained on
+    llmkit's built-in base needs `base`: its folder, which llmkit.inference.load_for_inference builds and passes.
     """
+    from llmkit.cache import BUILTIN_BASE_NAME
     from llmkit.hub.resolve import resolve_source
     from llmkit.models.loading import load_model, load_tokenizer
 
     folder = Path(resolve_source(str(path)))
     manifest = read_manifest(folder)
+    if base is None and manifest.base_model == BUILTIN_BASE_NAME:
+        raise LlmkitError(f"{path} was trained on llmkit's built-in base: load it with "
+                          f"llmkit.inference.load_for_inference, which builds that base, or pass its folder as base")
     remote = manifest.trust_remote_code
     tokenizer = load_tokenizer(str(folder) if (folder / "tokenizer_config.json").is_file()
                                else (base or manifest.base_model), remote, chat=manifest.task == "sft")

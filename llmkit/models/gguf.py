@@ -72,7 +72,7 @@ _CONVERTED: dict[tuple[str, int, int], str] = {}
 
 
 def _convert_once(source: Path) -> str:
-    from llmkit.models.builtin import build_once, cache_root
+    from llmkit.cache import build_once, cache_root
 
     digest = hashlib.sha256()
     with source.open("rb") as f:

@@ -20,8 +20,8 @@ def quantized_load_kwargs(section: Any, task: str = "sft") -> dict[str, Any]:
     import torch
     from transformers import BitsAndBytesConfig
 
-    from llmkit.models.loading import torch_dtype
-    from llmkit.training import weights_are_sharded
+    from llmkit.distributed import weights_are_sharded
+    from llmkit.models.dtypes import torch_dtype
     from llmkit.tuning.families import CLASSIFIER_HEADS
 
     check_bitsandbytes()

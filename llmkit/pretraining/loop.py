@@ -7,16 +7,15 @@ graph with the logits upcast to fp32 over the whole vocabulary, DataLoader and c
 Here the data is a tensor of packed blocks (moved to the GPU once), every batch is full (the order runs
 on across epochs instead of dropping or padding a last batch, so compiled shapes never change), the
 loss is compiled with the model, and the host waits for the GPU only when it logs.
-Accelerate still does device placement, mixed precision, DDP across processes and gradient clipping.
-
-Checkpoints hold the weights, optimizer, scheduler, RNG state and log; the data order and BERT's
-masks are functions of (seed, step), so `--resume` continues exactly where an uninterrupted run
-would be (tested with a process killed mid-run).
+Accelerate still does device placement, mixed precision, DDP across processes, gradient clipping and
+checkpoints (`accelerator.save_state`: weights, optimizer, scheduler, every process's RNG states), beside
+the loop's step, log and open log window; the data order (llmkit.training.batches) and BERT's masks are
+functions of (seed, step), so `--resume` continues exactly where an uninterrupted run would be (tested
+with a process killed mid-run).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -25,11 +24,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from llmkit.checkpoints import begin_checkpoint, commit_checkpoint, prune_checkpoints
 from llmkit.config.sections import TrainSection
 from llmkit.data.packing import IGNORE_INDEX
 from llmkit.pretraining.objectives import LossFn, liger_fused_loss, logits_loss, shift_targets
 from llmkit.pretraining.throughput import mfu
+from llmkit.training.checkpoints import LoopCheckpoints
 
 
 @dataclass
@@ -95,8 +94,8 @@ class LogWindow:
         return {"loss": loss, "steps": self.steps, "tokens": self.tokens, "seconds": self.seconds}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any] | None, device: Any) -> LogWindow:
-        if not state or state["loss"] is None:  # saved on a logging step (or by an llmkit without windows)
+    def from_state(cls, state: dict[str, Any], device: Any) -> LogWindow:
+        if state["loss"] is None:  # saved on a logging step
             return cls()
         import torch
 
@@ -111,7 +110,11 @@ class Pretrainer:
     def __init__(self, model: Any, train: Blocks, cfg: TrainSection, total_steps: int, *,
                  masking: Masking | None = None, flops_per_token: int = 0, peak_tflops: float | None = None):
         import torch
-        from accelerate import Accelerator
+        from transformers import get_scheduler
+
+        from llmkit.training.accelerator import bf16_enabled, build_accelerator
+        from llmkit.training.batches import SeededBatches
+        from llmkit.training.schedule import warmup_steps
 
         self.cfg = cfg
         self.masking = masking
@@ -119,30 +122,28 @@ class Pretrainer:
         self.flops_per_token = flops_per_token
         self.peak_tflops = peak_tflops
         cuda = torch.cuda.is_available()
-        self.bf16 = bool(cfg.bf16 and cuda and torch.cuda.is_bf16_supported())
-        self.accelerator = Accelerator(mixed_precision="bf16" if self.bf16 else "no", cpu=not cuda and
-                                       not torch.backends.mps.is_available())
+        self.accelerator = build_accelerator(bf16=bf16_enabled(cfg.bf16))
         if cuda:
             torch.backends.cuda.matmul.allow_tf32 = True  # what stays in fp32 (the loss's upcast) uses tensor cores
             torch.backends.cudnn.allow_tf32 = True
         if cfg.gradient_checkpointing:
             model.gradient_checkpointing_enable()
         self.unwrapped = model.to(self.accelerator.device)  # before the optimizer: fused AdamW wants its device
-        self.optimizer = _adamw(model, cfg, fused=cuda and cfg.fused_optimizer)
-        from transformers import get_scheduler
-
-        self.scheduler = get_scheduler(cfg.scheduler, self.optimizer,
-                                       num_warmup_steps=math.ceil(cfg.warmup_ratio * total_steps),
-                                       num_training_steps=total_steps)
-        self.model, self.optimizer = self.accelerator.prepare(model, self.optimizer)
+        optimizer = _adamw(model, cfg, fused=cuda and cfg.fused_optimizer)
+        scheduler = get_scheduler(cfg.scheduler, optimizer, num_training_steps=total_steps,
+                                  num_warmup_steps=warmup_steps(cfg.warmup_steps, total_steps))
+        # Prepared, the three are what `accelerator.save_state` checkpoints.
+        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
         self.device = self.accelerator.device
         self.loss_fn, self.loss_kind = self._loss_fn(cuda)
         self.data = _to_device_if_small(train, self.device)
         if masking is not None:
             self.masking = replace(masking, special_ids=torch.as_tensor(masking.special_ids, device=self.device))
         self.real_tokens = (train.labels != IGNORE_INDEX).sum(dim=1)  # per block, on the CPU: no sync to count
-        self.rows_per_step = cfg.batch_size * cfg.grad_accum * self.accelerator.num_processes
-        self._orders: dict[int, Any] = {}
+        self.batches = SeededBatches(len(train), cfg.batch_size, cfg.seed, grad_accum=cfg.grad_accum,
+                                     world_size=self.accelerator.num_processes, rank=self.accelerator.process_index,
+                                     device=self.data.input_ids.device)
+        self.rows_per_step = self.batches.rows_per_step
         self.step = 0
         self.log_history: list[dict[str, Any]] = []
         self.window = LogWindow()
@@ -153,7 +154,7 @@ class Pretrainer:
     def _loss_fn(self, cuda: bool) -> tuple[LossFn, str]:
         import torch
 
-        from llmkit.training import liger_enabled
+        from llmkit.training.trainer import liger_enabled
 
         single = self.accelerator.num_processes == 1
         if cuda and self.cfg.torch_compile:
@@ -163,40 +164,6 @@ class Pretrainer:
         if cuda and single and liger_enabled(self.cfg):
             return liger_fused_loss(self.model), "Liger fused linear cross-entropy"
         return logits_loss(self.model), "cross-entropy (eager)"
-
-    def batch_rows(self, step: int, micro: int, rank: int | None = None, on_device: bool = True) -> Any:
-        """Indices of the blocks that micro-batch `micro` of `step` reads on process `rank` (default: this one).
-
-        The order is one seeded permutation per epoch, read on across epoch ends, so every batch is full
-        and no block is dropped; the same step always reads the same blocks (what makes resume exact).
-        The indices are slices of the order with bounds known on the host, so a step never waits for
-        the GPU (a host-to-device copy of indices would synchronise the stream every step).
-        """
-        import torch
-
-        rank = self.accelerator.process_index if rank is None else rank
-        n = len(self.real_tokens)
-        first = step * self.rows_per_step + (micro * self.accelerator.num_processes + rank) * self.cfg.batch_size
-        last = first + self.cfg.batch_size
-        pieces = []
-        for epoch in range(first // n, (last - 1) // n + 1):
-            start, stop = max(first, epoch * n) - epoch * n, min(last, (epoch + 1) * n) - epoch * n
-            pieces.append(self._epoch_order(epoch)[1 if on_device else 0][start:stop])
-        return pieces[0] if len(pieces) == 1 else torch.cat(pieces)
-
-    def _epoch_order(self, epoch: int) -> tuple[Any, Any]:
-        """(on the host, on the data's device) permutation of the blocks for `epoch`, drawn from (seed, epoch)."""
-        import torch
-
-        if epoch not in self._orders:
-            self._orders = {e: o for e, o in self._orders.items() if e >= epoch - 1}  # at most two epochs live
-            generator = torch.Generator().manual_seed(self.cfg.seed + epoch)
-            order = torch.randperm(len(self.real_tokens), generator=generator)
-            device = self.data.input_ids.device
-            # From pinned memory the copy is asynchronous: a new epoch does not make the host wait either.
-            on_device = order.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else order
-            self._orders[epoch] = (order, on_device)
-        return self._orders[epoch]
 
     def micro_batch(self, rows: Any, step: int, micro: int) -> tuple[Any, Any, Any]:
         """(input_ids, targets, attention_mask) on the device for the blocks `rows`."""
@@ -210,7 +177,7 @@ class Pretrainer:
         self.model.train()
         total = None
         for micro in range(self.cfg.grad_accum):
-            rows = self.batch_rows(self.step, micro)
+            rows = self.batches.rows(self.step, micro)
             input_ids, targets, attention_mask = self.micro_batch(rows, self.step, micro)
             last = micro == self.cfg.grad_accum - 1
             with nullcontext() if last else self.accelerator.no_sync(self.model):
@@ -228,7 +195,7 @@ class Pretrainer:
 
     def step_tokens(self, step: int) -> int:
         """Non-padding tokens that `step` trains on, over all processes (counted on the CPU, no GPU sync)."""
-        return sum(int(self.real_tokens[self.batch_rows(step, micro, rank, on_device=False)].sum())
+        return sum(int(self.real_tokens[self.batches.rows(step, micro, rank, on_device=False)].sum())
                    for micro in range(self.cfg.grad_accum) for rank in range(self.accelerator.num_processes))
 
     # ------------------------------------------------------------------------------------------
@@ -296,19 +263,13 @@ class Pretrainer:
         return summary
 
     def replicas(self) -> dict[str, Any]:
-        """The rows each rank trained on and whether every rank ends with the same weights (a checksum gathered
-        from each); every rank must call this. The run record's `distributed` section, as for Trainer runs."""
-        import torch.distributed as dist
+        """The run record's `distributed` section, as for Trainer runs: the batch layout, the rows each rank
+        trained on and whether every rank ends with the same weights. Every rank must call this."""
+        from llmkit.training.replicas import audit_replicas, batch_layout
 
-        from llmkit.rank_audit import weights_checksum
-
-        mine = {"rank": self.accelerator.process_index, "rows": self.step * self.cfg.batch_size * self.cfg.grad_accum,
-                "weights_checksum": weights_checksum(self.unwrapped)}
-        ranks: list[Any] = [mine]
-        if dist.is_available() and dist.is_initialized():
-            ranks = [None] * dist.get_world_size()
-            dist.all_gather_object(ranks, mine)
-        return {"ranks": ranks, "replicas_in_sync": len({r["weights_checksum"] for r in ranks}) == 1}
+        cfg = self.cfg
+        return {**batch_layout(self.accelerator.num_processes, cfg.batch_size, cfg.grad_accum),
+                **audit_replicas(self.step * cfg.batch_size * cfg.grad_accum, self.unwrapped)}
 
     # ------------------------------------------------------------------------------------------
     # Validation
@@ -343,43 +304,18 @@ class Pretrainer:
     # Checkpoints
 
     def save_checkpoint(self, folder: Path, keep: int) -> Path:
-        """<folder>/step-N: weights (safetensors), optimizer, scheduler, RNG, log; written under a temp name."""
-        import torch
-        from safetensors.torch import save_model
-
-        self.accelerator.wait_for_everyone()
+        """<folder>/step-N through `accelerator.save_state`, with the step, the log and the open log window;
+        written under a temporary name, the newest `keep` kept (llmkit.training.checkpoints)."""
         window = self.window.state(self.accelerator)  # every rank takes part in reducing its loss
-        if self.accelerator.is_main_process:
-            staging = begin_checkpoint(folder, self.step)
-            save_model(self.unwrapped, str(staging / "model.safetensors"))
-            torch.save(self.optimizer.state_dict(), staging / "optimizer.pt")
-            torch.save(self.scheduler.state_dict(), staging / "scheduler.pt")
-            cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
-            torch.save({"cpu": torch.get_rng_state(), "cuda": cuda_rng}, staging / "rng.pt")
-            state = {"step": self.step, "log_history": self.log_history, "window": window}
-            (staging / "state.json").write_text(json.dumps(state), encoding="utf-8")
-            commit_checkpoint(staging)
-            prune_checkpoints(folder, keep)
-        self.accelerator.wait_for_everyone()
-        return folder / f"step-{self.step}"
+        state = {"history": self.log_history, "window": window}
+        return LoopCheckpoints(self.accelerator, folder, keep).save(self.step, state)
 
     def load_checkpoint(self, checkpoint: Path) -> None:
         """Restore everything `save_checkpoint` wrote; the next step is the one after the checkpoint."""
-        import torch
-        from safetensors.torch import load_model
-
-        load_model(self.unwrapped, str(checkpoint / "model.safetensors"))
-        # weights_only: the files hold tensors and plain values, and nothing else is unpickled.
-        self.optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True))
-        self.scheduler.load_state_dict(torch.load(checkpoint / "scheduler.pt", weights_only=True))
-        rng = torch.load(checkpoint / "rng.pt", weights_only=True)
-        torch.set_rng_state(rng["cpu"])
-        if rng["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
-        state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
+        state = LoopCheckpoints(self.accelerator, checkpoint.parent, keep=0).load(checkpoint)
         self.step = state["step"]
-        self.log_history = state["log_history"]
-        self.window = LogWindow.from_state(state.get("window"), self.device)
+        self.log_history = state["history"]
+        self.window = LogWindow.from_state(state["window"], self.device)
 
 
 def validation_batches(blocks: Blocks, batch_size: int, masking: Masking | None, seed: int, device: Any,

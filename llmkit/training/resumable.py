@@ -24,8 +24,8 @@ from typing import Any
 from transformers import Trainer, TrainerCallback
 
 from llmkit import console
-from llmkit.training.checkpoints import begin_checkpoint, commit_checkpoint, prune_checkpoints, staging_folder
 from llmkit.errors import LlmkitError
+from llmkit.training.checkpoints import begin_checkpoint, commit_checkpoint, prune_checkpoints, staging_folder
 
 TRAINABLE_WEIGHTS = "trainable_weights.safetensors"
 TRAINER_STATE = "trainer_state.json"

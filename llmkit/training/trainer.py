@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
-from llmkit.training.checkpoints import CHECKPOINTS
 from llmkit.config.sections import TrainSection
+from llmkit.training.checkpoints import CHECKPOINTS
 
 LOSS_CURVE = "loss_curve.png"
 

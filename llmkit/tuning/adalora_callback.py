@@ -8,6 +8,7 @@ AdaLoRA silently degrades to plain LoRA.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,25 +18,22 @@ ALLOCATOR_STATE = "adalora_allocator.pt"
 
 
 class AdaLoraCallback(TrainerCallback):
-    def __init__(self, peft_model: Any, tinit_fraction: float, tfinal_fraction: float):
+    def __init__(self, peft_model: Any, phases: Callable[[int], tuple[int, int]]):
         # The unwrapped peft model: under DDP the Trainer's `model` is a wrapper without `base_model`.
         self.peft_model = peft_model
-        self.tinit_fraction = tinit_fraction
-        self.tfinal_fraction = tfinal_fraction
+        self.phases = phases  # total steps -> (tinit, tfinal) in steps
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         # The schedule is known only now (epochs x batches, or max_steps): fit AdaLoRA's phases to it.
-        from llmkit.tuning.methods.adalora import adalora_phases
-
         config = self.peft_model.peft_config["default"]
         config.total_step = state.max_steps
-        config.tinit, config.tfinal = adalora_phases(self.tinit_fraction, self.tfinal_fraction, state.max_steps)
+        config.tinit, config.tfinal = self.phases(state.max_steps)
 
     def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         # Called after optimizer.step() and before zero_grad(): the gradients are still there.
         self.peft_model.base_model.update_and_allocate(state.global_step)
 
-    # Resumable state (llmkit.resumable_trainer): the importance averages that decide the next allocation,
+    # Resumable state (llmkit.training.resumable): the importance averages that decide the next allocation,
     # and the rank pattern allocated so far. Without them a resumed run would allocate from fresh scores.
     def save_state(self, folder: Path) -> None:
         import torch

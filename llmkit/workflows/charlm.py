@@ -18,7 +18,8 @@ from llmkit.config.classic import ClassicTrainConfig
 from llmkit.errors import LlmkitError
 from llmkit.models.classic.registry import Preset
 from llmkit.run_dir import RunRecord, prepare_output_dir, saving_into
-from llmkit.training.trainer import distributed_summary, save_loss_curve, train_summary, training_arguments
+from llmkit.training.replicas import distributed_summary
+from llmkit.training.trainer import save_loss_curve, train_summary, training_arguments
 
 
 def run(cfg: ClassicTrainConfig, preset: Preset, options: dict[str, Any], output: Path) -> dict[str, Any]:

@@ -19,13 +19,14 @@ from llmkit import console
 from llmkit.config.diffusion import DiffusionConfig
 from llmkit.errors import LlmkitError
 from llmkit.run_dir import RunRecord, default_output, saving_into
-from llmkit.workflows.generative_loop import (
-    Batches,
-    Checkpoints,
-    LoopState,
+from llmkit.training.checkpoints import CHECKPOINTS, LoopCheckpoints
+from llmkit.training.generative_loop import (
     finish_step,
+    image_batches,
     prepare_run_output,
+    resume_state,
     step_generator,
+    total_steps,
     write_grid,
 )
 
@@ -55,22 +56,23 @@ def build_unet(cfg: DiffusionConfig, channels: int) -> Any:
 def run(cfg: DiffusionConfig) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
-    from accelerate import Accelerator
     from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler
     from diffusers.optimization import get_cosine_schedule_with_warmup
     from diffusers.training_utils import EMAModel
     from tqdm.auto import tqdm
 
     from llmkit.data.generative_images import load_training_images
-    from llmkit.training import save_loss_curve
+    from llmkit.training.accelerator import build_accelerator
+    from llmkit.training.schedule import warmup_steps
+    from llmkit.training.trainer import save_loss_curve
 
     # 1. Output folder and images.
     output = Path(cfg.output) if cfg.output else default_output("diffusion", "ddpm")
-    accelerator = Accelerator()
+    accelerator = build_accelerator()
     images = load_training_images(cfg.data.path, cfg.data.image_size, cfg.data.channels, limit=cfg.data.limit)
     t = cfg.train
-    batches = Batches(len(images.pixels), t.batch_size, t.seed, accelerator.num_processes, accelerator.process_index)
-    total = batches.total_steps(t.epochs, t.max_steps)
+    batches = image_batches(len(images.pixels), t.batch_size, t.seed, accelerator)
+    total = total_steps(batches, t)
 
     # 2. The UNet (seeded) and the noise schedule.
     torch.manual_seed(t.seed)
@@ -82,18 +84,17 @@ def run(cfg: DiffusionConfig) -> dict[str, Any]:
         prepare_run_output(output, cfg.overwrite, t.resume)
     n_params = sum(p.numel() for p in unet.parameters())
     console.info(f"data: {images.describe()}; UNet2DModel {n_params:,} parameters; {total} steps of "
-                 f"{batches.global_batch} images")
+                 f"{batches.rows_per_step} images")
 
-    # 3. Optimizer, schedule, EMA; accelerate steps a prepared scheduler once per process, hence the factor.
+    # 3. Optimizer, schedule (in optimizer steps: llmkit's Accelerator steps it once per step), EMA.
     optimizer = torch.optim.AdamW(unet.parameters(), lr=t.lr, weight_decay=t.weight_decay)
-    lr_scheduler = get_cosine_schedule_with_warmup(optimizer, t.warmup_steps * accelerator.num_processes,
-                                                   total * accelerator.num_processes)
+    lr_scheduler = get_cosine_schedule_with_warmup(optimizer, warmup_steps(t.warmup_steps, total), total)
     ema = EMAModel(unet.parameters(), decay=t.ema_decay, use_ema_warmup=True, power=t.ema_power)
     unet, optimizer, lr_scheduler = accelerator.prepare(unet, optimizer, lr_scheduler)
     ema.to(accelerator.device)
     accelerator.register_for_checkpointing(ema)
-    checkpoints = Checkpoints(accelerator, output, t.keep_checkpoints)
-    state = checkpoints.resume(t.resume) if t.resume else LoopState()
+    checkpoints = LoopCheckpoints(accelerator, output / CHECKPOINTS, t.keep_checkpoints)
+    state = resume_state(checkpoints, t.resume, output)
     record = RunRecord(output, "diffusion", cfg) if accelerator.is_main_process else None
     pixels = images.pixels.to(accelerator.device)
 
@@ -108,8 +109,8 @@ def run(cfg: DiffusionConfig) -> dict[str, Any]:
             pipe = ema_pipeline()
             pipe.scheduler = DDIMScheduler.from_config(noise_scheduler.config)  # a few steps suffice for a preview
             pipe.set_progress_bar_config(disable=True)
-            out = pipe(batch_size=t.grid_size, generator=torch.Generator().manual_seed(t.seed),
-                       num_inference_steps=t.sample_steps, output_type="pt").images
+            out = pipe(batch_size=t.num_samples, generator=torch.Generator().manual_seed(t.seed),
+                       num_inference_steps=t.inference_steps, output_type="pt").images
             write_grid(out * 2 - 1, output, name)
 
     if record:
@@ -118,7 +119,7 @@ def run(cfg: DiffusionConfig) -> dict[str, Any]:
     while state.step < total:
         # a. a batch, noise and a timestep per image, all drawn from this step's generator
         rng = step_generator(t.seed, state.step, accelerator.process_index)
-        clean = pixels[batches.indices(state.step)]
+        clean = pixels[batches.rows(state.step)]
         noise = torch.randn(clean.shape, generator=rng).to(clean.device)
         timesteps = torch.randint(0, s.num_train_timesteps, (len(clean),), generator=rng).to(clean.device)
         # b. forward diffusion: x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) noise

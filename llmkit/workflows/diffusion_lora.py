@@ -21,13 +21,14 @@ from llmkit import console
 from llmkit.config.diffusion import DiffusionFinetuneConfig
 from llmkit.errors import LlmkitError
 from llmkit.run_dir import RunRecord, default_output, saving_into
-from llmkit.workflows.generative_loop import (
-    Batches,
-    Checkpoints,
-    LoopState,
+from llmkit.training.checkpoints import CHECKPOINTS, LoopCheckpoints
+from llmkit.training.generative_loop import (
     finish_step,
+    image_batches,
     prepare_run_output,
+    resume_state,
     step_generator,
+    total_steps,
     write_grid,
 )
 
@@ -70,7 +71,6 @@ def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
     if not cfg.model:
         raise LlmkitError("diffusion finetune needs --model: a text-to-image pipeline folder")
     import torch
-    from accelerate import Accelerator
     from diffusers.optimization import get_cosine_schedule_with_warmup
     from diffusers.utils import convert_state_dict_to_diffusers
     from peft import LoraConfig
@@ -78,7 +78,9 @@ def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     from llmkit.data.generative_images import load_training_images
-    from llmkit.training import save_loss_curve
+    from llmkit.training.accelerator import build_accelerator
+    from llmkit.training.schedule import warmup_steps
+    from llmkit.training.trainer import save_loss_curve
     from llmkit.workflows.diffusion_sample import is_text_to_image, load_pipeline
 
     # 1. The pipeline and the captioned images; everything checked before training.
@@ -97,9 +99,9 @@ def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
         raise LlmkitError(f"{images.source} has no captions: add a metadata.jsonl with a "
                           f"{cfg.data.caption_column!r} column, or put the images in class subfolders")
     t = cfg.train
-    accelerator = Accelerator()
-    batches = Batches(len(images.pixels), t.batch_size, t.seed, accelerator.num_processes, accelerator.process_index)
-    total = batches.total_steps(t.epochs, t.max_steps)
+    accelerator = build_accelerator()
+    batches = image_batches(len(images.pixels), t.batch_size, t.seed, accelerator)
+    total = total_steps(batches, t)
     prompt = cfg.prompt or images.captions[0]
 
     # 2. Freeze everything, then add LoRA to the UNet (peft; only the LoRA matrices train).
@@ -118,24 +120,23 @@ def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
     trainable = [p for p in pipe.unet.parameters() if p.requires_grad]
     n_trainable, n_total = sum(p.numel() for p in trainable), sum(p.numel() for p in pipe.unet.parameters())
     console.info(f"data: {images.describe()}; LoRA r={cfg.lora.r} on {', '.join(cfg.lora.target)}: "
-                 f"{n_trainable:,} of {n_total:,} UNet parameters train; {total} steps of {batches.global_batch}")
+                 f"{n_trainable:,} of {n_total:,} UNet parameters train; {total} steps of {batches.rows_per_step}")
     pixels = images.pixels.to(accelerator.device)
     probe = (pixels[:t.batch_size], images.captions[:t.batch_size])
     before = probe_loss(pipe, *probe, seed=t.seed)
 
     # 3. Train the LoRA matrices.
     optimizer = torch.optim.AdamW(trainable, lr=t.lr)
-    lr_scheduler = get_cosine_schedule_with_warmup(optimizer, t.warmup_steps * accelerator.num_processes,
-                                                   total * accelerator.num_processes)
+    lr_scheduler = get_cosine_schedule_with_warmup(optimizer, warmup_steps(t.warmup_steps, total), total)
     unet, optimizer, lr_scheduler = accelerator.prepare(pipe.unet, optimizer, lr_scheduler)
-    checkpoints = Checkpoints(accelerator, output, t.keep_checkpoints)
-    state = checkpoints.resume(t.resume) if t.resume else LoopState()
+    checkpoints = LoopCheckpoints(accelerator, output / CHECKPOINTS, t.keep_checkpoints)
+    state = resume_state(checkpoints, t.resume, output)
     record = RunRecord(output, "diffusion-lora", cfg) if accelerator.is_main_process else None
     pipe.set_progress_bar_config(disable=True)
 
     def grid(name: str) -> None:
         if accelerator.is_main_process:
-            out = pipe(prompt=[prompt] * t.grid_size, num_inference_steps=t.sample_steps, output_type="pt",
+            out = pipe(prompt=[prompt] * t.num_samples, num_inference_steps=t.inference_steps, output_type="pt",
                        height=cfg.data.image_size, width=cfg.data.image_size,
                        generator=torch.Generator(accelerator.device).manual_seed(t.seed)).images
             write_grid(out * 2 - 1, output, name)
@@ -144,7 +145,7 @@ def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
         record.start("train")
     progress = tqdm(total=total, initial=state.step, desc="lora", disable=not accelerator.is_local_main_process)
     while state.step < total:
-        rows = batches.indices(state.step)
+        rows = batches.rows(state.step)
         rng = step_generator(t.seed, state.step, accelerator.process_index)
         loss = denoising_loss(pipe, unet, pixels[rows], [images.captions[i] for i in rows.tolist()], rng)
         accelerator.backward(loss)

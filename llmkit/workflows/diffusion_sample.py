@@ -68,8 +68,8 @@ def is_text_to_image(pipe: Any) -> bool:
 def generate(pipe: Any, cfg: DiffusionSampleConfig, generator: Any, n: int) -> Any:
     """`n` images (N, H, W, C) as floats in [0, 1] from one pipeline call."""
     kwargs: dict[str, Any] = {"generator": generator, "output_type": "np"}
-    if cfg.steps:
-        kwargs["num_inference_steps"] = cfg.steps
+    if cfg.inference_steps:
+        kwargs["num_inference_steps"] = cfg.inference_steps
     if is_text_to_image(pipe):
         kwargs.update(prompt=[cfg.prompt] * n, guidance_scale=cfg.guidance_scale,
                       negative_prompt=[cfg.negative_prompt] * n if cfg.negative_prompt else None,
@@ -83,10 +83,10 @@ def run(cfg: DiffusionSampleConfig) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    from llmkit.eval.generative_plots import save_grid, save_images
+    from llmkit.plots.images import save_grid, save_images
 
-    if cfg.num_images < 1 or cfg.batch_size < 1:
-        raise LlmkitError("num_images and batch_size must be at least 1")
+    if cfg.num_samples < 1 or cfg.batch_size < 1:
+        raise LlmkitError("num_samples and batch_size must be at least 1")
     output = Path(cfg.output) if cfg.output else default_output("diffusion", "sample")
     check_output_dir(output, cfg.overwrite, cfg)
     pipe = load_pipeline(cfg.model, cfg.scheduler, cfg.lora)
@@ -103,8 +103,8 @@ def run(cfg: DiffusionSampleConfig) -> dict[str, Any]:
     # One generator for the whole run: the same seed gives the same images, batch after batch.
     generator = torch.Generator(device).manual_seed(cfg.seed)
     parts = []
-    for start in range(0, cfg.num_images, cfg.batch_size):
-        parts.append(generate(pipe, cfg, generator, min(cfg.batch_size, cfg.num_images - start)))
+    for start in range(0, cfg.num_samples, cfg.batch_size):
+        parts.append(generate(pipe, cfg, generator, min(cfg.batch_size, cfg.num_samples - start)))
     images = (np.concatenate(parts) * 255).round().astype(np.uint8)
 
     prepare_output_dir(output, cfg.overwrite, cfg)

@@ -1,7 +1,7 @@
 """Fine-tune a model with a method from the table (full, freeze, LoRA, ..., P-tuning v2) on a task.
 
-Tasks: `sft` (chat data, answer-only labels, held-out exact match; sft_task.py) and `classify`
-(a new classification head, held-out accuracy; classify_task.py).
+Tasks: `sft` (chat data, answer-only labels, held-out exact match; llmkit/tasks/sft.py) and `classify`
+(a new classification head, held-out accuracy; llmkit/tasks/classify.py).
 
 Steps: 1. check inputs  2. base model + tokenizer  3. data -> token ids  4. score before
 5. wrap with the method and train with Trainer  6. save what the method trained, with a manifest that
@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
-from llmkit.checkpoints import CHECKPOINTS, checkpoint_to_resume, checkpoints
 from llmkit.config import to_dict
 from llmkit.config.finetune import FinetuneConfig
+from llmkit.distributed import is_main_process, weights_are_sharded, world_size
 from llmkit.errors import LlmkitError, RunInterrupted
 from llmkit.run_dir import (
     RunRecord,
@@ -33,14 +33,9 @@ from llmkit.run_dir import (
     prepare_output_dir,
     saving_into,
 )
-from llmkit.training import (
-    distributed_summary,
-    save_loss_curve,
-    save_sharded_model,
-    train_summary,
-    training_arguments,
-    weights_are_sharded,
-)
+from llmkit.training.checkpoints import CHECKPOINTS, checkpoint_to_resume, checkpoints
+from llmkit.training.replicas import distributed_summary
+from llmkit.training.trainer import save_loss_curve, save_sharded_model, train_summary, training_arguments
 from llmkit.tuning.families import Family
 from llmkit.tuning.method import Method, parameter_counts
 from llmkit.tuning.methods import get_method
@@ -91,7 +86,7 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     # they run without grad, and layers with a bias cannot train after that: a quantised base is scored
     # after training instead, with the adapter switched off (the same weights).
     scores: dict[str, float] = {}
-    score_before = bool(task.n_eval and cfg.eval.before) and console.is_main_process()  # scoring is rank 0's
+    score_before = bool(task.n_eval and cfg.eval.before) and is_main_process()  # scoring is rank 0's
     if score_before and not method.quantized_base:
         record.start("eval_before")
         scores["before"], _ = task.score(model, tokenizer, "scoring base model")
@@ -110,12 +105,12 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     trainable, total = parameter_counts(model)
     console.info(f"method {method.name}: {trainable:,} trainable of {total:,} parameters "
                  f"({100 * trainable / total:.2f}%)")
-    if console.is_main_process():
+    if is_main_process():
         check_free_space(output, _bytes_to_save(model, method, cfg, ctx.total_steps),
                          "the trained weights and their checkpoints")
     packing = _use_packing(cfg, method, family)
     trainer = _trainer(model, tokenizer, train_set, task.collator(tokenizer, packing), cfg, method, output)
-    from llmkit.resumable_trainer import StopOnInterrupt, stop_on_ctrl_c
+    from llmkit.training.resumable import StopOnInterrupt, stop_on_ctrl_c
 
     stop = StopOnInterrupt(save=cfg.train.save_steps > 0)
     trainer.add_callback(stop)
@@ -133,7 +128,7 @@ def run(cfg: FinetuneConfig) -> dict[str, Any]:
     weights_saved = save_sharded_model(trainer, output)  # every rank takes part in gathering shards
     if method.report is not None:
         record.update(**method.report(model))
-    if not console.is_main_process():  # the other ranks are done: rank 0 saves and scores
+    if not is_main_process():  # the other ranks are done: rank 0 saves and scores
         return {"output": output, "metrics": metrics}
 
     # 6. Save what the method trained, and how to load it back; a finished run needs no checkpoints.
@@ -181,10 +176,10 @@ def _stop_interrupted(record: RunRecord, state: Any, output: Path) -> None:
 
 def _make_task(cfg: FinetuneConfig) -> Any:
     if cfg.task == "classify":
-        from llmkit.workflows.classify_task import ClassifyTask
+        from llmkit.tasks.classify import ClassifyTask
 
         return ClassifyTask(cfg)
-    from llmkit.workflows.sft_task import SftTask
+    from llmkit.tasks.sft import SftTask
 
     return SftTask(cfg)
 
@@ -197,7 +192,7 @@ def _local_base(path: str) -> str:
 
 
 def _builtin_base() -> Path:
-    from llmkit.models.builtin import ensure_builtin_base
+    from llmkit.workflows.builtin_base import ensure_builtin_base
 
     return ensure_builtin_base()
 
@@ -234,8 +229,6 @@ def _load_base(base_path: str, cfg: FinetuneConfig, method: Method, family: Fami
 def _planned_steps(cfg: FinetuneConfig, n_examples: int) -> int:
     if cfg.train.max_steps > 0:
         return cfg.train.max_steps
-    from llmkit.launch import world_size
-
     per_step = cfg.train.batch_size * cfg.train.grad_accum * world_size()
     return max(1, math.ceil(cfg.train.epochs * math.ceil(n_examples / per_step)))
 
@@ -265,8 +258,8 @@ def _use_packing(cfg: FinetuneConfig, method: Method, family: Family | None) -> 
 
 def _trainer(model: Any, tokenizer: Any, train_set: Any, collator: Any, cfg: FinetuneConfig, method: Method,
              output: Path) -> Any:
-    from llmkit.rank_audit import RankAudit
-    from llmkit.resumable_trainer import ResumableTrainer
+    from llmkit.training.replicas import RankAudit
+    from llmkit.training.resumable import ResumableTrainer
 
     callbacks = [RankAudit(), *(method.callbacks(model, cfg) if method.callbacks else [])]
     model.config.use_cache = False
@@ -301,7 +294,8 @@ def recorded_base(base_path: str) -> str:
     """How an output names its base: llmkit's built-in base by name (its cache folder differs between
     machines, and a pushed adapter must reload anywhere), another local base as an absolute path (so the
     output reloads from any working directory), a Hub id as it is."""
-    from llmkit.models.builtin import BUILTIN_BASE_NAME, builtin_base_path
+    from llmkit.cache import BUILTIN_BASE_NAME
+    from llmkit.workflows.builtin_base import builtin_base_path
 
     local = Path(base_path).expanduser()
     if not local.exists():

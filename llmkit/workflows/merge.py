@@ -22,6 +22,7 @@ def merge_adapter(adapter: str, output: Path, *, base: str | None = None, overwr
     from llmkit.models.finetuned import load_finetuned, read_manifest
     from llmkit.tuning.methods import get_method
     from llmkit.tuning.save_formats import SAVE_FORMATS
+    from llmkit.workflows.builtin_base import expand_builtin_base
 
     manifest = read_manifest(adapter)
     method = get_method(manifest.method)
@@ -31,7 +32,8 @@ def merge_adapter(adapter: str, output: Path, *, base: str | None = None, overwr
         raise LlmkitError(f"{method.name} cannot be merged: {refusal}")
     check_output_dir(output, overwrite, [adapter, base])
     # A QLoRA adapter merges into the full-precision base: merging into 4-bit weights would re-quantise.
-    model, tokenizer = load_finetuned(adapter, base=base, dtype="float32", quantized=False)
+    model, tokenizer = load_finetuned(adapter, base=base or expand_builtin_base(manifest.base_model), dtype="float32",
+                                      quantized=False)
     model = form.merge(model)
     prepare_output_dir(output, overwrite, [adapter, base])
     record = RunRecord(output, "merge", MergeRun(adapter=str(adapter), base=base, output=str(output)))

@@ -59,7 +59,8 @@ def adalora_phases(tinit_fraction: float, tfinal_fraction: float, total_steps: i
 def callbacks(model: Any, cfg: Any) -> list[Any]:
     from llmkit.tuning.adalora_callback import AdaLoraCallback
 
-    return [AdaLoraCallback(model, cfg.adalora.tinit, cfg.adalora.tfinal)]
+    a = cfg.adalora
+    return [AdaLoraCallback(model, lambda total: adalora_phases(a.tinit, a.tfinal, total))]
 
 
 def final_ranks(peft_model: Any) -> dict[str, Any]:

@@ -48,7 +48,7 @@ class SftTask:
 
     def score(self, model: Any, tokenizer: Any, desc: str) -> tuple[float, list[dict[str, Any]]]:
         """Held-out exact match (%) and one record per question."""
-        from llmkit.eval.exact_match import score_exact_match
+        from llmkit.eval.answer_scoring import score_exact_match
 
         accuracy, items = score_exact_match(model, tokenizer, self.eval_chats,
                                             max_new_tokens=self.cfg.eval.max_new_tokens,
