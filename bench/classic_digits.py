@@ -1,6 +1,6 @@
 """Classic networks on scikit-learn's 8x8 digits, on CPU: the README table, then the XOR demo.
 
-Each row runs `llmkit train --recipe classic/<recipe>` in a fresh process, as a user would, and
+Each row runs `llmkit train --recipe train/<recipe>` in a fresh process, as a user would, and
 reads its run record: parameters, epochs, training time (wall, Trainer's train_runtime), the CPU
 time of the whole process (user + system, imports included), test accuracy and macro F1 on the
 fixed held-out 20% (359 images), and whether the issue's target is met (accuracy, and the whole

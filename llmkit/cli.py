@@ -6,12 +6,14 @@ Heavy libraries are imported inside the commands, so `llmkit --help` answers at 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from llmkit.errors import LlmkitError, RunInterrupted
+from llmkit.jobs import JOBS, Job
 from llmkit.quiet import calm_progress_bars, quiet_bitsandbytes, quiet_library_warnings
 from llmkit.tuning.methods import METHODS  # a light table: peft and torch load only when a method builds
 
@@ -24,10 +26,6 @@ app.add_typer(recipes_app, name="recipes")
 
 _state = {"debug": False}
 INTERRUPTED = 130  # the exit code of a process ended by SIGINT
-DEMO_RECIPE = "finetune/demo-lora"
-CLASSIC_DEMO_RECIPE = "classic/lenet5-digits"
-GAN_DEMO_RECIPE = "gan/dcgan-digits"
-DIFFUSION_DEMO_RECIPE = "diffusion/ddpm-digits"
 
 SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="Override any recipe key, e.g. --set train.lr=1e-4 (repeatable).")]
@@ -57,33 +55,61 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks o
         quiet_library_warnings()
 
 
-def _job_config(job: str, recipe: str | None, flags: dict[str, Any], sets: list[str] | None) -> Any:
-    """defaults < recipe < explicit flags < --set, validated against the job's dataclass."""
-    from llmkit.config import JOBS, build_config, parse_set_overrides, set_dotted
+def _job_config(job: Job, flags: dict[str, Any], *, recipe: str | None = None, sets: list[str] | None = None,
+                output: Path | None = None, overwrite: bool = False, resume_run: Path | None = None,
+                demo: bool = False) -> Any:
+    """defaults < recipe < explicit flags < --set, validated against the job's dataclass.
+
+    `flags` maps config keys to flag values (None: not given). With `resume_run`, the interrupted run's folder
+    and its saved recipe; with `demo` and no recipe, the job's demo recipe.
+    """
+    from llmkit.config import build_config, parse_set_overrides, set_dotted
     from llmkit.recipes import resolve
 
+    if resume_run is not None:
+        recipe, output = _resumed_run(job, resume_run, output, recipe)
+    if recipe is None and demo:
+        recipe = job.demo
     layers: list[dict[str, Any]] = []
     source = "flags"
     if recipe:
-        found = resolve(recipe, job=job)
+        found = resolve(recipe, job=job.name)
         layers.append(found.load())
         source = f"recipe {found.path}"
+    given = {**flags, "output": str(output) if output else None, "overwrite": overwrite or None,
+             "resume": True if resume_run is not None else None}
     explicit: dict[str, Any] = {}
-    for key, value in flags.items():
+    for key, value in given.items():
         if value is not None:
             set_dotted(explicit, key, value)
     layers += [explicit, parse_set_overrides(sets or [])]
-    return build_config(JOBS[job], *layers, source=source)
+    return build_config(job.config_class(), *layers, source=source)
 
 
-def _resumed_run(command: str, resume: Path, output: Path | None, recipe: str | None) -> tuple[str, Path]:
+def _run(job_name: str, flags: dict[str, Any], *, recipe: str | None = None, sets: list[str] | None = None,
+         output: Path | None = None, overwrite: bool = False, resume_run: Path | None = None, demo: bool = False,
+         num_processes: int = 1, push_to_hub: str | None = None,
+         before_launch: Callable[[Any], None] | None = None) -> None:
+    """Every config-driven command: build the job's config (so bad input fails at once, in one process), then
+    run the job's run function here or on `num_processes` ranks, and push its output when asked."""
+    from llmkit.launch import run_job
+
+    job = JOBS[job_name]
+    cfg = _job_config(job, flags, recipe=recipe, sets=sets, output=output, overwrite=overwrite,
+                      resume_run=resume_run, demo=demo)
+    if before_launch is not None:
+        before_launch(cfg)
+    run_job(job.run_function(), cfg, num_processes, push_to_hub)
+
+
+def _resumed_run(job: Job, resume: Path, output: Path | None, recipe: str | None) -> tuple[str, Path]:
     """(recipe, output) of the interrupted run in folder `resume`: its saved recipe, unless --recipe names one."""
     if output is not None and output.resolve() != resume.resolve():
         raise LlmkitError("--resume continues in the run's own folder; leave out --output")
     saved = resume / "llmkit_recipe.yaml"
     if not saved.is_file():
         raise LlmkitError(f"--resume {resume}: no llmkit_recipe.yaml there; pass the output folder of a "
-                          f"`llmkit {command}` run")
+                          f"`llmkit {job.command}` run")
     return recipe or str(saved), resume
 
 
@@ -122,31 +148,29 @@ def finetune(
     set_: SetOption = None,
 ) -> None:
     """Fine-tune a model with any of 11 methods; with no arguments, LoRA on the built-in demo."""
-    if resume is not None:
-        recipe, output = _resumed_run("finetune", resume, output, recipe)
-    if recipe is None and model is None and data is None and task in (None, "sft"):
-        recipe = DEMO_RECIPE  # the built-in model and data come with their own settings
     flags = {"method": method, "task": task, "model.path": model, "data.path": data, "data.eval_path": eval_data,
-        "output": str(output) if output else None, "overwrite": overwrite or None,
-        "resume": resume is not None or None, "train.epochs": epochs,
-        "train.lr": lr, "train.batch_size": batch_size, "train.max_steps": max_steps,
-        "train.report_to": [report_to] if report_to else None, "model.trust_remote_code": trust_remote_code}
+             "train.epochs": epochs, "train.lr": lr, "train.batch_size": batch_size, "train.max_steps": max_steps,
+             "train.report_to": [report_to] if report_to else None, "model.trust_remote_code": trust_remote_code}
+    # The built-in model and data come with their own settings: the demo recipe.
+    where = {"recipe": recipe, "sets": set_, "output": output, "overwrite": overwrite, "resume_run": resume,
+             "demo": model is None and data is None and task in (None, "sft")}
     if target is not None:
         from llmkit.tuning.methods import get_method
 
-        chosen = get_method(method or (_job_config("finetune", recipe, {}, set_).method))
+        chosen = get_method(method or _job_config(JOBS["finetune"], {}, **where).method)
         if chosen.target_key is None:
             raise LlmkitError(f"--target does not apply to --method {chosen.name}, which adapts no modules")
         flags[chosen.target_key] = [t.strip() for t in target.split(",") if t.strip()]
-    cfg = _job_config("finetune", recipe, flags, set_)
-    from llmkit.launch import run_job
-    from llmkit.workflows import finetune as workflow
+    _run("finetune", flags, **where, num_processes=num_processes, push_to_hub=push_to_hub,
+         before_launch=_build_builtin_base_once if num_processes > 1 else None)
 
-    if num_processes > 1 and cfg.model.path is None:
+
+def _build_builtin_base_once(cfg: Any) -> None:
+    """The ranks of a multi-process run cannot pretrain the built-in base between them: build it here first."""
+    if cfg.model.path is None:
         from llmkit.workflows.builtin_base import ensure_builtin_base
 
-        ensure_builtin_base()  # built here, once: the ranks cannot pretrain it between them
-    run_job(workflow.run, cfg, num_processes, push_to_hub)
+        ensure_builtin_base()
 
 
 @app.command()
@@ -171,17 +195,10 @@ def pretrain(
     set_: SetOption = None,
 ) -> None:
     """Pretrain a GPT-2, LLaMA or BERT model and its tokenizer from scratch."""
-    if resume is not None:
-        recipe, output = _resumed_run("pretrain", resume, output, recipe)
-    cfg = _job_config("pretrain", recipe, {
-        "arch.type": arch, "arch.preset": preset, "corpus.path": data, "tokenizer.path": tokenizer,
-        "output": str(output) if output else None, "overwrite": overwrite or None, "resume": resume is not None or None,
-        "train.max_steps": max_steps, "train.batch_size": batch_size, "train.lr": lr,
-    }, set_)
-    from llmkit.launch import run_job
-    from llmkit.workflows import pretrain as workflow
-
-    run_job(workflow.run, cfg, num_processes, push_to_hub)
+    _run("pretrain", {"arch.type": arch, "arch.preset": preset, "corpus.path": data, "tokenizer.path": tokenizer,
+                      "train.max_steps": max_steps, "train.batch_size": batch_size, "train.lr": lr},
+         recipe=recipe, sets=set_, output=output, overwrite=overwrite, resume_run=resume,
+         num_processes=num_processes, push_to_hub=push_to_hub)
 
 
 @app.command()
@@ -192,11 +209,7 @@ def merge(
     overwrite: OverwriteOption = False,
 ) -> None:
     """Merge an adapter into its base model and save a standalone model."""
-    from llmkit import console
-    from llmkit.workflows.merge import merge_adapter
-
-    path = merge_adapter(adapter, output, base=base, overwrite=overwrite)
-    console.info(f"merged model saved to {path}")
+    _run("merge", {"adapter": adapter, "base": base}, output=output, overwrite=overwrite)
 
 
 @app.command()
@@ -210,7 +223,7 @@ def chat(
     trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code")] = False,
 ) -> None:
     """Chat with a model, streaming the answer; one-shot with --prompt, interactive otherwise."""
-    from llmkit.workflows.chat import ChatSession
+    from llmkit.inference.chat_session import ChatSession
 
     session = ChatSession.load(model, adapter=adapter, system=system, max_new_tokens=max_new_tokens,
                                temperature=temperature, trust_remote_code=trust_remote_code)
@@ -244,22 +257,22 @@ def methods(name: Annotated[str | None, typer.Argument(help="Show one method's h
             ) -> None:
     """List the fine-tuning methods: what each trains, its hyperparameters (recipe keys) and its paper."""
     from llmkit import console
-    from llmkit.config import method_hyperparameters
     from llmkit.config.finetune import FinetuneConfig
     from llmkit.tuning.methods import get_method
 
+    defaults = FinetuneConfig()
     if name is not None:
         m = get_method(name)
-        console.info(f"{m.name}: {m.help}\npaper: {m.paper}\nmerge: {m.merge}\nlearning rate: {m.lr:g} "
-                     f"(train.lr when neither the recipe nor --lr sets one)\n")
-        params = method_hyperparameters(FinetuneConfig(), m.section)
+        console.info(f"{m.name}: {m.help}\npaper: {m.paper}\nmerge: {m.unmergeable_reason() or 'yes'}\n"
+                     f"learning rate: {m.lr:g} (train.lr when neither the recipe nor --lr sets one)\n")
+        params = m.hyperparameters(defaults)
         console.info(console.table(["key", "default", "meaning"], [[k, str(v), h] for k, v, h in params])
                      if params else "no hyperparameters")
         return
     rows = []
     for m in METHODS.values():
-        params = ", ".join(f"{key}={value}" for key, value, _ in method_hyperparameters(FinetuneConfig(), m.section))
-        rows.append([m.name, m.help, f"{m.lr:g}", params or "-", "yes" if m.mergeable else "no", m.paper])
+        params = ", ".join(f"{key}={value}" for key, value, _ in m.hyperparameters(defaults))
+        rows.append([m.name, m.help, f"{m.lr:g}", params or "-", "no" if m.unmergeable_reason() else "yes", m.paper])
     console.info(console.table(["method", "what it trains", "lr", "hyperparameters (defaults)", "merge", "paper"],
                                rows))
     console.info("\nEach hyperparameter is a recipe key (`--set lora.r=8`); `llmkit recipes show NAME` "
@@ -274,22 +287,25 @@ def recipes_list(ctx: typer.Context) -> None:
     from llmkit import console
     from llmkit.recipes import all_recipes
 
-    console.info(console.table(["recipe", "description"],
-                               [[f"{r.job}/{r.name}", r.description] for r in all_recipes()]))
+    console.info(console.table(["recipe", "command", "description"],
+                               [[r.key, f"llmkit {JOBS[r.job].command}", r.description] for r in all_recipes()]))
 
 
 @recipes_app.command("show")
 def recipes_show(name: Annotated[str, typer.Argument(help="Recipe name or path.")]) -> None:
     """Print a recipe resolved over the defaults (every key, as the job will see it)."""
     from llmkit import console
-    from llmkit.config import JOBS, build_config, to_yaml
+    from llmkit.config import build_config, to_yaml
     from llmkit.recipes import resolve
 
     found = resolve(name)
-    if found.job not in JOBS:
-        raise LlmkitError(f"recipe {name} is for {found.job!r}, which has no job config")
-    console.info(f"# {found.job}/{found.name} ({found.path})")
-    console.info(to_yaml(build_config(JOBS[found.job], found.load(), source=f"recipe {found.path}")).rstrip())
+    if found.job is None:
+        folders = ", ".join(f"{j.recipes}/" for j in JOBS.values() if j.recipes)
+        raise LlmkitError(f"recipe {name} is not in a job's recipe folder ({folders}), so its job is unknown; "
+                          f"pass it to its command with --recipe instead")
+    job = JOBS[found.job]
+    console.info(f"# {found.key} ({found.path}): llmkit {job.command} --recipe {found.key}")
+    console.info(to_yaml(build_config(job.config_class(), found.load(), source=f"recipe {found.path}")).rstrip())
 
 
 @app.command()
@@ -320,17 +336,11 @@ def train(
     set_: SetOption = None,
 ) -> None:
     """Train a classic network (MLP, LeNet-5, AlexNet, VGG, GoogLeNet, ResNet, RNN/LSTM/GRU) with Trainer."""
-    if recipe is None and model is None and data is None:
-        recipe = CLASSIC_DEMO_RECIPE  # LeNet-5 on the built-in digits, with its tested settings
-    cfg = _job_config("classic", recipe, {
-        "model.name": model, "data.path": data, "output": str(output) if output else None,
-        "overwrite": overwrite or None, "train.epochs": epochs, "train.lr": lr, "train.batch_size": batch_size,
-        "train.max_steps": max_steps, "train.report_to": [report_to] if report_to else None,
-    }, set_)
-    from llmkit.launch import run_job
-    from llmkit.workflows import train as workflow
-
-    run_job(workflow.run, cfg, num_processes, push_to_hub)
+    _run("train", {"model.name": model, "data.path": data, "train.epochs": epochs, "train.lr": lr,
+                   "train.batch_size": batch_size, "train.max_steps": max_steps,
+                   "train.report_to": [report_to] if report_to else None},
+         recipe=recipe, sets=set_, output=output, overwrite=overwrite, demo=model is None and data is None,
+         num_processes=num_processes, push_to_hub=push_to_hub)
 
 
 @app.command()
@@ -357,7 +367,7 @@ diffusion_app = typer.Typer(help="Diffusion with diffusers: train a DDPM, sample
 app.add_typer(diffusion_app, name="diffusion")
 ImageDataOption = Annotated[str | None, typer.Option("--data", help="digits (built in) or a folder of images.")]
 SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed: the same seed gives the same images.")]
-NumImagesOption = Annotated[int | None, typer.Option("--num-images", "-n", help="Images to generate.")]
+NumSamplesOption = Annotated[int | None, typer.Option("--num-samples", "-n", help="Images to generate.")]
 ResumeOption = Annotated[str | None, typer.Option("--resume", help="Checkpoint folder, or 'latest' in --output.")]
 
 
@@ -368,29 +378,19 @@ def gan_train(data: ImageDataOption = None, recipe: RecipeOption = None, output:
               num_processes: NumProcessesOption = 1, push_to_hub: PushToHubOption = None,
               set_: SetOption = None) -> None:
     """Train a DCGAN with accelerate; without --recipe or --data, the dcgan-digits recipe."""
-    if recipe is None and data is None:
-        recipe = GAN_DEMO_RECIPE
-    cfg = _job_config("gan", recipe, {
-        "data.path": data, "output": str(output) if output else None, "overwrite": overwrite or None,
-        "train.epochs": epochs, "train.batch_size": batch_size, "train.max_steps": max_steps, "train.seed": seed,
-        "train.resume": resume}, set_)
-    from llmkit.launch import run_job
-    from llmkit.workflows import gan
-
-    run_job(gan.run, cfg, num_processes, push_to_hub)
+    _run("gan", {"data.path": data, "train.epochs": epochs, "train.batch_size": batch_size,
+                 "train.max_steps": max_steps, "train.seed": seed, "train.resume": resume},
+         recipe=recipe, sets=set_, output=output, overwrite=overwrite, demo=data is None,
+         num_processes=num_processes, push_to_hub=push_to_hub)
 
 
 @gan_app.command("sample")
 def gan_sample(model: Annotated[str, typer.Option("--model", help="A `llmkit gan train` output folder.")],
-               num_images: NumImagesOption = None, seed: SeedOption = None, output: OutputOption = None,
+               num_samples: NumSamplesOption = None, seed: SeedOption = None, output: OutputOption = None,
                overwrite: OverwriteOption = False, set_: SetOption = None) -> None:
     """Generate images with a trained DCGAN generator: one PNG each and a grid."""
-    cfg = _job_config("gan-sample", None, {
-        "model": model, "num_images": num_images, "seed": seed, "output": str(output) if output else None,
-        "overwrite": overwrite or None}, set_)
-    from llmkit.workflows import gan
-
-    gan.sample(cfg)
+    _run("gan-sample", {"model": model, "num_samples": num_samples, "seed": seed},
+         sets=set_, output=output, overwrite=overwrite)
 
 
 @diffusion_app.command("train")
@@ -400,16 +400,10 @@ def diffusion_train(data: ImageDataOption = None, recipe: RecipeOption = None, o
                     resume: ResumeOption = None, num_processes: NumProcessesOption = 1,
                     push_to_hub: PushToHubOption = None, set_: SetOption = None) -> None:
     """Train an unconditional DDPM (UNet2DModel + DDPMScheduler, EMA); the output is a DDPMPipeline folder."""
-    if recipe is None and data is None:
-        recipe = DIFFUSION_DEMO_RECIPE
-    cfg = _job_config("diffusion", recipe, {
-        "data.path": data, "output": str(output) if output else None, "overwrite": overwrite or None,
-        "train.epochs": epochs, "train.lr": lr, "train.batch_size": batch_size, "train.max_steps": max_steps,
-        "train.seed": seed, "train.resume": resume}, set_)
-    from llmkit.launch import run_job
-    from llmkit.workflows import diffusion
-
-    run_job(diffusion.run, cfg, num_processes, push_to_hub)
+    _run("diffusion", {"data.path": data, "train.epochs": epochs, "train.lr": lr, "train.batch_size": batch_size,
+                       "train.max_steps": max_steps, "train.seed": seed, "train.resume": resume},
+         recipe=recipe, sets=set_, output=output, overwrite=overwrite, demo=data is None,
+         num_processes=num_processes, push_to_hub=push_to_hub)
 
 
 @diffusion_app.command("sample")
@@ -419,21 +413,18 @@ def diffusion_sample(
     prompt: Annotated[str | None, typer.Option("--prompt", "-p", help="Text prompt (text-to-image).")] = None,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="pipeline, ddpm, ddim, pndm, euler, "
                                                   "euler-ancestral, dpm++, unipc.")] = None,
-    steps: Annotated[int | None, typer.Option("--steps", help="Denoising steps.")] = None,
+    inference_steps: Annotated[int | None, typer.Option("--inference-steps", help="Denoising steps.")] = None,
     guidance_scale: Annotated[float | None, typer.Option("--guidance-scale", help="Classifier-free guidance "
                                                          "(text-to-image).")] = None,
     lora: Annotated[str | None, typer.Option("--lora", help="LoRA folder from `llmkit diffusion finetune`.")] = None,
-    num_images: NumImagesOption = None, seed: SeedOption = None, output: OutputOption = None,
+    num_samples: NumSamplesOption = None, seed: SeedOption = None, output: OutputOption = None,
     overwrite: OverwriteOption = False, set_: SetOption = None,
 ) -> None:
     """Generate images with a diffusers pipeline from a local folder, with the sampler of your choice."""
-    cfg = _job_config("diffusion-sample", None, {
-        "model": model, "prompt": prompt, "scheduler": scheduler, "steps": steps, "guidance_scale": guidance_scale,
-        "lora": lora, "num_images": num_images, "seed": seed, "output": str(output) if output else None,
-        "overwrite": overwrite or None}, set_)
-    from llmkit.workflows import diffusion_sample
-
-    diffusion_sample.run(cfg)
+    _run("diffusion-sample", {"model": model, "prompt": prompt, "scheduler": scheduler,
+                              "inference_steps": inference_steps, "guidance_scale": guidance_scale, "lora": lora,
+                              "num_samples": num_samples, "seed": seed},
+         sets=set_, output=output, overwrite=overwrite)
 
 
 @diffusion_app.command("finetune")
@@ -450,14 +441,11 @@ def diffusion_finetune(
     num_processes: NumProcessesOption = 1, push_to_hub: PushToHubOption = None, set_: SetOption = None,
 ) -> None:
     """LoRA fine-tuning of a text-to-image pipeline's UNet through peft; saves diffusers LoRA weights."""
-    cfg = _job_config("diffusion-lora", recipe, {
-        "model": model, "data.path": data, "prompt": prompt, "output": str(output) if output else None,
-        "overwrite": overwrite or None, "train.epochs": epochs, "train.lr": lr, "train.batch_size": batch_size,
-        "train.max_steps": max_steps, "train.seed": seed, "train.resume": resume}, set_)
-    from llmkit.launch import run_job
-    from llmkit.workflows import diffusion_lora
-
-    run_job(diffusion_lora.run, cfg, num_processes, push_to_hub)
+    _run("diffusion-lora", {"model": model, "data.path": data, "prompt": prompt, "train.epochs": epochs,
+                            "train.lr": lr, "train.batch_size": batch_size, "train.max_steps": max_steps,
+                            "train.seed": seed, "train.resume": resume},
+         recipe=recipe, sets=set_, output=output, overwrite=overwrite,
+         num_processes=num_processes, push_to_hub=push_to_hub)
 
 
 eval_app = typer.Typer(help="Evaluate a model on benchmarks, SuperCLUE style; `llmkit eval compare` ranks runs.",
@@ -496,8 +484,7 @@ def evaluate(
     flags: dict[str, Any] = {"model.path": model, "model.adapter": adapter, "benchmark.sources": data,
                              "benchmark.split": split, "choice.shots": shots, "benchmark.limit": limit,
                              "benchmark.categories": categories,  # the config splits a comma-separated list
-                             "generation.batch_size": batch_size, "output": str(output) if output else None,
-                             "overwrite": overwrite or None}
+                             "generation.batch_size": batch_size}
     if choice_scoring is not None:
         from llmkit.eval.choice import CHOICE_SCORINGS
 
@@ -507,10 +494,7 @@ def evaluate(
     if judge is not None:
         is_url = judge.startswith(("http://", "https://"))
         flags.update({"judge.kind": "http" if is_url else "local", "judge.url" if is_url else "judge.model": judge})
-    cfg = _job_config("eval", recipe, flags, set_)
-    from llmkit.workflows import evaluate as workflow
-
-    workflow.run(cfg)
+    _run("eval", flags, recipe=recipe, sets=set_, output=output, overwrite=overwrite)
 
 
 @eval_app.command("compare")

@@ -1,8 +1,8 @@
 """Several processes from one command: `--num-processes N` re-runs the same llmkit command under
 `accelerate launch`, and `--push-to-hub REPO` uploads the finished output.
 
-A training command adopts both in one line: it builds its config (so bad input fails at once, in one
-process), then calls `run_job(workflow.run, cfg, num_processes, push_to_hub)`.
+The CLI builds a job's config first (so bad input fails at once, in one process), then calls
+`run_job(run, cfg, num_processes, push_to_hub)` with the job's run function from llmkit.jobs.JOBS.
 
 The launch flags are the ones verified on this stack: `--multi_gpu` starts N ranks on
 GPUs, and on a machine without one it starts N CPU ranks that talk over gloo (`--cpu

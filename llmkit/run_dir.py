@@ -24,6 +24,7 @@ from llmkit import __version__
 from llmkit.config import to_dict, to_yaml
 from llmkit.console import is_main_process
 from llmkit.errors import LlmkitError
+from llmkit.jobs import get_job
 
 RUN_RECORD = "llmkit_run.json"
 RESOLVED_RECIPE = "llmkit_recipe.yaml"
@@ -246,7 +247,7 @@ class RunRecord:
     def __init__(self, output_dir: Path, job: str, config: Any):
         self.path = output_dir / RUN_RECORD
         self.data: dict[str, Any] = {
-            "job": job,
+            "job": get_job(job).name,  # a name of the job table, which the model card turns into its command
             "started": datetime.now().isoformat(timespec="seconds"),
             "config": to_dict(config),
             "versions": package_versions(),

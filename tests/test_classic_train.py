@@ -11,13 +11,14 @@ import pytest
 import torch
 
 import llmkit  # noqa: F401  (registers the model types with the Auto classes)
-from llmkit.config import JOBS, build_config
+from llmkit.config import build_config
+from llmkit.config.classic import ClassicTrainConfig
 from llmkit.data.images import load_arrays, model_inputs
 from llmkit.errors import LlmkitError
 
 
 def _config(tmp_path, model, data="digits", options=(), **train):
-    return build_config(JOBS["classic"], {
+    return build_config(ClassicTrainConfig, {
         "model": {"name": model, "options": list(options)}, "data": {"path": str(data)},
         "output": str(tmp_path / "run"), "train": {"logging_steps": 5, **train}})
 
@@ -251,10 +252,10 @@ def test_every_classic_recipe_is_valid():
     from llmkit.recipes import all_recipes
     from llmkit.workflows.train import parse_options
 
-    recipes = [r for r in all_recipes() if r.job == "classic"]
+    recipes = [r for r in all_recipes() if r.job == "train"]
     assert len(recipes) >= 10
     for recipe in recipes:
-        cfg = build_config(JOBS["classic"], recipe.load(), source=str(recipe.path))
+        cfg = build_config(ClassicTrainConfig, recipe.load(), source=str(recipe.path))
         preset = get_preset(cfg.model.name)
         parse_options(cfg.model.options, preset)
         assert f"llmkit train --recipe {recipe.name}" in recipe.path.read_text()  # the header says how to run it

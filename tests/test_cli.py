@@ -92,13 +92,60 @@ def test_bad_flag_is_a_usage_error():
 def test_recipes_list_and_show():
     listing = llmkit("recipes")
     assert listing.returncode == 0 and "finetune/llama-lora" in listing.stdout
-    assert "pretrain/llama-tiny" in listing.stdout
+    assert "pretrain/llama-tiny" in listing.stdout and "| train/lenet5-digits " in listing.stdout
     shown = llmkit("recipes", "show", "llama-lora")
     assert shown.returncode == 0
     import yaml
 
     resolved = yaml.safe_load(shown.stdout)
     assert resolved["method"] == "lora" and "lr" in resolved["train"] and "packing" in resolved["data"]
+
+
+def test_every_job_in_the_table_has_a_command_a_config_a_run_function_and_its_recipes():
+    import dataclasses
+
+    import typer.main
+
+    from llmkit.cli import app
+    from llmkit.jobs import JOBS
+    from llmkit.recipes import all_recipes, recipes_root, resolve
+
+    cli = typer.main.get_command(app)
+    for job in JOBS.values():
+        command = cli
+        for word in job.command.split():
+            assert word in command.commands, f"{job.name}: no `llmkit {job.command}`"
+            command = command.commands[word]
+        assert dataclasses.is_dataclass(job.config_class()), job.name
+        assert callable(job.run_function()), job.name
+        if job.recipes is not None:
+            assert list((recipes_root() / job.recipes).glob("*.yaml")), f"{job.name}: recipes/{job.recipes}/ is empty"
+        if job.demo is not None:
+            assert resolve(job.demo, job=job.name).job == job.name
+    folders = {p.parent.name for p in recipes_root().glob("*/*.yaml")} - {"accelerate"}
+    assert folders == {job.recipes for job in JOBS.values() if job.recipes}  # no recipe folder outside the table
+
+    listing = llmkit("recipes").stdout
+    for recipe in all_recipes():
+        assert f"| {recipe.key} " in listing and f"llmkit {JOBS[recipe.job].command} " in listing
+    assert "| gan/dcgan-digits             | llmkit gan train " in listing
+
+
+@pytest.mark.parametrize("command, setting, old, new", [
+    (["finetune"], "train.warmup_ratio=0.1", "train.warmup_ratio", "train.warmup_steps"),
+    (["train"], "train.warmup_ratio=0.1", "train.warmup_ratio", "train.warmup_steps"),
+    (["gan", "train"], "train.save_every=5", "train.save_every", "train.save_steps"),
+    (["diffusion", "sample", "--model", "no-model-needed"], "steps=10", "steps", "inference_steps"),
+])
+def test_an_old_key_spelling_is_one_line_naming_the_new_key(tmp_path, command, setting, old, new):
+    result = llmkit(*command, "--set", setting, "--output", str(tmp_path / "o"))
+    _assert_one_line_error(result, f"'{old}' is now '{new}'")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command", [["train", "--recipe"], ["recipes", "show"]])
+def test_the_classic_recipe_folder_is_now_train(tmp_path, command):
+    _assert_one_line_error(llmkit(*command, "classic/lenet5-digits"), "'train/lenet5-digits'")
 
 
 def test_methods_and_env():
@@ -174,7 +221,7 @@ def test_unwritable_output_fails_before_any_model_loads(tmp_path):
 
 def test_a_target_the_model_lacks_is_one_line_naming_its_layers(tmp_path, family_base):
     result = llmkit("finetune", "--model", str(family_base("llama")), "--target", "nosuch_proj", "--max-steps", "1",
-                    "--set", "eval.max_samples=0", "--output", str(tmp_path / "o"))
+                    "--set", "eval.limit=0", "--output", str(tmp_path / "o"))
     # The model has loaded by now, so progress bars precede the error: it must be the one line that ends the run.
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     last = result.stderr.strip().splitlines()[-1]
@@ -209,7 +256,7 @@ LIBRARY_NOISE = ("FutureWarning", "Position ids are not supported", "gemm_4bit")
 @pytest.mark.parametrize("method, noise", [("prefix", "FutureWarning"), ("prompt", "Position ids are not supported")])
 def test_commands_are_quiet_unless_debugging(tiny_base, tmp_path, method, noise):
     args = [sys.executable, "-m", "llmkit", "finetune", "--model", str(tiny_base), "--method", method,
-            "--max-steps", "200", "--batch-size", "2", "--set", "data.limit=8", "--set", "eval.max_samples=4"]
+            "--max-steps", "200", "--batch-size", "2", "--set", "data.limit=8", "--set", "eval.limit=4"]
     quiet = subprocess.run([*args, "--output", str(tmp_path / "quiet")], capture_output=True, timeout=600)
     stderr = quiet.stderr.decode()
     assert quiet.returncode == 0, stderr

@@ -108,8 +108,8 @@ def test_push_uploads_the_adapter_and_its_card_never_secrets_and_it_loads_back(h
 
 def test_a_hub_id_loads_offline_from_the_cache(hub, lora_output, tiny_base, monkeypatch):
     from huggingface_hub import constants
-    from llmkit.workflows.chat import ChatSession
 
+    from llmkit.inference.chat_session import ChatSession
     from llmkit.models.finetuned import load_finetuned
 
     out, expected = lora_output

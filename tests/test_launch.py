@@ -94,7 +94,7 @@ def test_finetune_runs_unchanged_under_torchrun(tmp_path, tiny_base):
     out = tmp_path / "lora"
     result = _run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "llmkit",
                    "finetune", "--method", "lora", "--model", tiny_base, "--max-steps", "3", "--batch-size", "4",
-                   "--set", "data.limit=48", "--set", "eval.max_samples=4", "--set", "train.logging_steps=1",
+                   "--set", "data.limit=48", "--set", "eval.limit=4", "--set", "train.logging_steps=1",
                    "--set", "train.save_steps=2", "--output", out])  # both ranks write into one checkpoint
     assert result.stdout.count("saved to") == 1
     assert _record(out)["status"] == "finished" and not (out / "checkpoints").exists()
@@ -139,9 +139,9 @@ def test_accelerate_recipes_cover_the_issue():
 def test_sharded_runs_gather_weights_and_store_4bit_in_the_compute_dtype(monkeypatch, tmp_path, tiny_base):
     from llmkit.config import build_config
     from llmkit.config.finetune import FinetuneConfig
+    from llmkit.distributed import weights_are_sharded
     from llmkit.errors import LlmkitError
     from llmkit.models.quantization import quantized_load_kwargs
-    from llmkit.training.trainer import weights_are_sharded
     from llmkit.tuning.methods.qlora import QloraSection
     from llmkit.workflows import finetune
 

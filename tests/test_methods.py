@@ -287,7 +287,11 @@ def test_gradient_checkpointing_trains_other_methods(family_base, tmp_path, meth
 
 
 def test_merge_where_defined_and_a_clear_error_where_not(family_base, tmp_path):
-    from llmkit.workflows.merge import merge_adapter
+    from llmkit.config.merge import MergeConfig
+    from llmkit.workflows import merge
+
+    def merge_adapter(adapter, output):
+        return merge.run(MergeConfig(adapter=adapter, output=str(output)))["output"]
 
     for method in ("freeze", "dora"):
         result = run_finetune(family_base("llama"), method, tmp_path / method, steps=3)

@@ -131,7 +131,7 @@ def test_pretrained_gpt2_fine_tunes_with_llmkit_finetune(tmp_path):
     data = tmp_path / "sft.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in rows))
     cfg = build_config(FinetuneConfig, {"method": "lora", "model": {"path": str(base)}, "data": {"path": str(data)},
-                                        "output": str(tmp_path / "ft"), "eval": {"max_samples": 0},
+                                        "output": str(tmp_path / "ft"), "eval": {"limit": 0},
                                         "train": {"max_steps": 3, "batch_size": 8, "logging_steps": 1}})
     result = finetune.run(cfg)
     assert (tmp_path / "ft" / "adapter_model.safetensors").is_file()

@@ -3,6 +3,7 @@ cleanly with a checkpoint and exit code 130, and nothing reads an unfinished out
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -151,13 +152,18 @@ def test_a_full_disk_while_saving_is_one_error_and_no_loadable_output(family_bas
     from llmkit.models.finetuned import load_finetuned
     from llmkit.workflows import finetune
 
-    save_weights = finetune._save_weights
+    save_format_of = finetune.save_format_of
 
-    def disk_full_after_the_weights(model, folder, form):  # the adapter is written, then the disk fills up
-        save_weights(model, folder, form)
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def disk_full_after_the_weights(method, model):  # the adapter is written, then the disk fills up
+        form = save_format_of(method, model)
 
-    monkeypatch.setattr(finetune, "_save_weights", disk_full_after_the_weights)
+        def save(trained, folder):
+            form.save(trained, folder)
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        return dataclasses.replace(form, save=save)
+
+    monkeypatch.setattr(finetune, "save_format_of", disk_full_after_the_weights)
     output = tmp_path / "out"
     cfg = build_config(FinetuneConfig, {"model": {"path": str(family_base("llama"))}, "output": str(output),
                                         "data": {"limit": 8, "max_length": 64}, "eval": {"limit": 0},

@@ -17,7 +17,7 @@ class _Job:
 
 def _finished_run(folder):
     prepare_output_dir(folder, overwrite=False)
-    record = RunRecord(folder, "test", _Job())
+    record = RunRecord(folder, "finetune", _Job())
     (folder / "model.safetensors").write_bytes(b"weights")
     (folder / "plots").mkdir()
     (folder / "plots" / "loss.png").write_bytes(b"png")
@@ -52,6 +52,12 @@ def test_overwrite_refuses_a_folder_with_files_no_run_wrote(tmp_path):
     with pytest.raises(LlmkitError, match=f"holds no {RUN_RECORD}, so no llmkit run wrote it"):
         prepare_output_dir(stranger, overwrite=True)
     assert (stranger / "cat.jpg").is_file()
+
+
+def test_a_run_record_names_a_job_of_the_table(tmp_path):
+    with pytest.raises(KeyError, match="'classic' is not a job in llmkit.jobs.JOBS"):
+        RunRecord(tmp_path, "classic", _Job())  # the classic networks' job is "train"
+    assert not (tmp_path / RUN_RECORD).exists()
 
 
 def test_a_save_that_fails_part_way_leaves_nothing_behind(tmp_path):

@@ -60,4 +60,3 @@ class ClassicTrainConfig(JobOutput):
     train: ClassicTrainSection = field(default_factory=ClassicTrainSection)
 
 
-# The job is named after its recipe folder (recipes/classic/); the command that runs it is `llmkit train`.

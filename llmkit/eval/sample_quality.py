@@ -23,7 +23,7 @@ from llmkit import __version__
 from llmkit.errors import LlmkitError
 from llmkit.recipes import resolve
 
-SCORER_RECIPE = "classic/lenet5-digits"
+SCORER_RECIPE = "train/lenet5-digits"
 
 
 @dataclass
@@ -36,8 +36,8 @@ class SampleQuality:
 
 
 def scorer_path() -> Path:
-    from llmkit.data import images
     from llmkit.cache import cache_root
+    from llmkit.data import images
     from llmkit.models.classic import lenet
 
     digest = hashlib.sha256(resolve(SCORER_RECIPE).path.read_bytes())

@@ -16,6 +16,7 @@ from typing import Any
 from llmkit.cache import BUILTIN_BASE_NAME
 from llmkit.data.images import BUILTIN
 from llmkit.hub.resolve import looks_like_hub_id
+from llmkit.jobs import JOBS
 from llmkit.tuning.save_formats import SAVE_FORMATS
 
 # The Auto class that loads an architecture, by the suffix transformers gives its class name.
@@ -149,13 +150,9 @@ def _kind(folder: Path, repo: str, manifest: dict[str, Any], record: dict[str, A
                      tags=[str(model_config.get("model_type"))])
 
 
-# Run records name their job; these jobs are subcommands of a command group.
-_GROUPED_COMMANDS = {"gan": "gan train", "gan-sample": "gan sample", "diffusion": "diffusion train",
-                     "diffusion-lora": "diffusion finetune", "diffusion-sample": "diffusion sample"}
-
-
 def _command(job: str | None) -> str | None:
-    return _GROUPED_COMMANDS.get(job, job) if job else None
+    """The command that ran the record's job ("gan" -> "gan train"); a name outside the table as it stands."""
+    return JOBS[job].command if job in JOBS else job
 
 
 def _data_source(config: dict[str, Any], job: str | None) -> str | None:

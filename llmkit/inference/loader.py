@@ -4,7 +4,9 @@ judge's local model and `llmkit merge`.
 `--model` (optionally with `--adapter`) names one of: a `llmkit finetune` output or a peft adapter (its base
 is read from its manifest unless `--model` names one), a model folder, a Hub id, or a GGUF file. A plain
 model's tokenizer without a chat template gets its family's (llmkit.models.loading.load_tokenizer), so a
-GLM base is prompted the same way in chat and eval as it was in fine-tuning.
+GLM base is prompted the same way in chat and eval as it was in fine-tuning. llmkit's built-in base, by name
+or as the base a fine-tuning output records, is built here on first use: the resolvers and loaders below
+never start a pretraining run.
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ def load_for_inference(model: str | None, *, adapter: str | None = None, dtype: 
     """
     from llmkit.hub.resolve import resolve_source
     from llmkit.models.finetuned import is_finetune_output, load_finetuned, read_manifest
+    from llmkit.workflows.builtin_base import expand_builtin_base
 
-    # Resolved once: a Hub id becomes its cached snapshot folder, a GGUF file its converted folder, and a
-    # missing path is a one-line error.
-    given = resolve_source(model) if model else None
+    # Resolved once: llmkit's built-in base by name is built on first use, a Hub id becomes its cached snapshot
+    # folder, a GGUF file its converted folder, and a missing path is a one-line error.
+    given = resolve_source(expand_builtin_base(model)) if model else None
     finetuned = resolve_source(adapter) if adapter else None
     if finetuned is None and given and is_finetune_output(given):
         given, finetuned = None, given
@@ -46,7 +49,8 @@ def load_for_inference(model: str | None, *, adapter: str | None = None, dtype: 
         if task is not None and manifest.task != task:
             raise LlmkitError(f"{finetuned} was fine-tuned for {manifest.task}; {job} needs a causal LM "
                               f"(task {task})")
-        loaded, tokenizer = load_finetuned(finetuned, base=given, dtype=dtype, quantized=quantized)
+        loaded, tokenizer = load_finetuned(finetuned, base=given or expand_builtin_base(manifest.base_model),
+                                           dtype=dtype, quantized=quantized)
         sources = [given or manifest.base_model, finetuned]
     elif given:
         from llmkit.models.loading import load_model, load_tokenizer

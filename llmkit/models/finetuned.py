@@ -66,8 +66,8 @@ def is_finetune_output(path: str | Path) -> bool:
 
 def check_finished(folder: Path) -> None:
     """Refuse an output whose run did not finish: its weights are missing, partial, or from an earlier step."""
-    from llmkit.checkpoints import CHECKPOINTS, checkpoints
     from llmkit.run_dir import unfinished_reason
+    from llmkit.training.checkpoints import CHECKPOINTS, checkpoints
 
     reason = unfinished_reason(folder)
     if reason is None:

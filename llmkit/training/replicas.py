@@ -8,12 +8,11 @@ record it through the `RankAudit` callback, the Accelerator loops by calling `au
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from transformers import TrainerCallback
 
-from llmkit.training.trainer import weights_are_sharded
+from llmkit.distributed import rank, weights_are_sharded
 
 
 def audit_replicas(rows: int, model: Any) -> dict[str, Any]:
@@ -22,7 +21,7 @@ def audit_replicas(rows: int, model: Any) -> dict[str, Any]:
     Every rank must call this."""
     import torch.distributed as dist
 
-    mine = {"rank": int(os.environ.get("RANK", "0")), "rows": rows,
+    mine = {"rank": rank(), "rows": rows,
             "weights_checksum": None if weights_are_sharded() else weights_checksum(model)}
     ranks: list[Any] = [mine]
     if dist.is_available() and dist.is_initialized():

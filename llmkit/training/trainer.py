@@ -9,6 +9,7 @@ from typing import Any
 
 from llmkit import console
 from llmkit.config.sections import TrainSection
+from llmkit.distributed import is_main_process, weights_are_sharded
 from llmkit.training.checkpoints import CHECKPOINTS
 
 LOSS_CURVE = "loss_curve.png"
@@ -100,14 +101,6 @@ def train_summary(trainer: Any, train_output: Any) -> dict[str, float]:
     }
 
 
-def weights_are_sharded() -> bool:
-    """True under FSDP or DeepSpeed ZeRO-3 (set by `accelerate launch` from its config): each rank then holds
-    only a shard of the weights, so no rank can save the model from its own copy."""
-    env = os.environ
-    return env.get("ACCELERATE_USE_FSDP", "").lower() == "true" or (
-        env.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true" and env.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3")
-
-
 def save_sharded_model(trainer: Any, output_dir: Path) -> bool:
     """Under FSDP / ZeRO-3, gather the shards and save the whole model (or peft adapter) from rank 0 through
     the Trainer, which knows each backend's gathering; every rank must call this. Returns False, saving
@@ -138,8 +131,6 @@ def save_loss_curve(log_history: list[dict[str, Any]], output_dir: Path, title: 
     """Plot logged values against steps as <output>/loss_curve.png (main process only), and the history as
     loss_history.json. `series` maps a logged key to its label; by default the training and validation loss.
     """
-    from llmkit.console import is_main_process
-
     if not is_main_process():
         return None
     series = series or {"loss": "train loss", "eval_loss": "validation loss"}

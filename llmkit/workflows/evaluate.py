@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
+from llmkit.cache import BUILTIN_BASE_NAME
 from llmkit.config.eval import BenchmarkSection, EvalConfig, EvalModelSection
 from llmkit.errors import LlmkitError
 from llmkit.eval.items import Benchmark, EvalItem, in_category
-from llmkit.cache import BUILTIN_BASE_NAME
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir
 
 SKIPPED_SHOWN = 5
@@ -206,8 +206,8 @@ def load_eval_model(section: EvalModelSection) -> tuple[Any, Any, list[str]]:
 
 
 def _output_cache(cfg: EvalConfig, sources: list[str]) -> Any:
-    from llmkit.eval.output_cache import OutputCache, model_fingerprint
     from llmkit.cache import cache_root
+    from llmkit.eval.output_cache import OutputCache, model_fingerprint
 
     if not cfg.generation.cache:
         return OutputCache(None)

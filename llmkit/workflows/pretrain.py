@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from llmkit import console
-from llmkit.checkpoints import CHECKPOINTS, checkpoint_to_resume
 from llmkit.config.pretrain import PretrainConfig
 from llmkit.errors import LlmkitError
 from llmkit.pretraining.architectures import Vocabulary, build_model, is_masked_lm
@@ -29,6 +28,7 @@ from llmkit.run_dir import (
     saving_into,
 )
 from llmkit.training import save_loss_curve, weights_are_sharded
+from llmkit.training.checkpoints import CHECKPOINTS, checkpoint_to_resume
 
 SAMPLES = "samples.jsonl"
 
