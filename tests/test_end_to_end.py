@@ -99,8 +99,7 @@ def test_merge_gives_a_standalone_model_with_the_same_logits(trained):
 
 
 def test_chat_one_shot_streams_the_greedy_answer(trained):
-    from llmkit.eval.exact_match import generate_answers
-
+    from llmkit.eval.answer_scoring import generate_answers
     from llmkit.models.finetuned import load_finetuned
 
     question = "55千米是多少米？"

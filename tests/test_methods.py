@@ -106,9 +106,10 @@ def test_load_finetuned_gives_the_runs_own_answers_and_plain_peft_does_not(famil
     transformers 5 generates with the prompt re-injected at every step (the cache arrives as `cache`, peft
     looks for `past_key_values`; prefixes passed under the old name are dropped when both are set). This shows
     both sides, so the advice goes when peft is fixed."""
-    from llmkit.eval.exact_match import score_exact_match
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
+
+    from llmkit.eval.answer_scoring import score_exact_match
 
     base = family_base("llama")
     result = run_finetune(base, method, tmp_path / "out", steps=2, overrides={"eval": {"limit": 8}})

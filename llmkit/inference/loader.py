@@ -31,7 +31,7 @@ def load_for_inference(model: str | None, *, adapter: str | None = None, dtype: 
     """The model `model` [+ `adapter`] names, in eval mode, with its tokenizer.
 
     `task` is the fine-tuning task the caller needs (sft: a causal LM; None: any, as merging takes
-    classifiers too); `job` names the caller in the error a wrong task raises. quantized=False loads a
+    classifiers too); `job` names the caller in the errors. quantized=False loads a
     QLoRA adapter onto a full-precision base (what merging wants).
     """
     from llmkit.hub.resolve import resolve_source
@@ -47,8 +47,8 @@ def load_for_inference(model: str | None, *, adapter: str | None = None, dtype: 
     if finetuned:
         manifest = read_manifest(finetuned)
         if task is not None and manifest.task != task:
-            raise LlmkitError(f"{finetuned} was fine-tuned for {manifest.task}; {job} needs a causal LM "
-                              f"(task {task})")
+            wanted = "a causal LM (task sft)" if task == "sft" else f"a model fine-tuned for {task}"
+            raise LlmkitError(f"{finetuned} was fine-tuned for {manifest.task}; {job} needs {wanted}")
         loaded, tokenizer = load_finetuned(finetuned, base=given or expand_builtin_base(manifest.base_model),
                                            dtype=dtype, quantized=quantized)
         sources = [given or manifest.base_model, finetuned]

@@ -33,10 +33,9 @@ def model_source(path: str) -> str:
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt")
 
 
-def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template: str | None = None, *,
-                   chat: bool = True) -> Any:
-    """The tokenizer with a pad token and (for chat use) a chat template when it has none: `fallback_template`,
-    else the template of the model's family (llmkit.tuning.families), else the plain one. Training, chat, eval
+def load_tokenizer(path: str, trust_remote_code: bool = False, *, chat: bool = True) -> Any:
+    """The tokenizer with a pad token and (for chat use) a chat template when it has none: the template of the
+    model's family (llmkit.tuning.families), else the plain one. Training, chat, eval
     and merge all load through here, so a base without a template is prompted the same way in each."""
     from transformers import AutoTokenizer
 
@@ -48,7 +47,7 @@ def load_tokenizer(path: str, trust_remote_code: bool = False, fallback_template
                           f"tokenizer files of the model into it")
     tokenizer = _from_pretrained(AutoTokenizer, folder, trust_remote_code=trust_remote_code)
     if chat:
-        ensure_chat_template(tokenizer, fallback_template or family_chat_template(Path(folder)))
+        ensure_chat_template(tokenizer, family_chat_template(Path(folder)))
     else:
         ensure_pad_token(tokenizer)
     return tokenizer

@@ -215,7 +215,7 @@ def _load_base(base_path: str, cfg: FinetuneConfig, method: Method, family: Fami
                labels: list[str] | None, model_kwargs: dict[str, Any]) -> tuple[Any, Any]:
     from llmkit.models.loading import load_model, load_tokenizer
 
-    tokenizer = load_tokenizer(base_path, cfg.model.trust_remote_code, family.chat_template if family else None,
+    tokenizer = load_tokenizer(base_path, cfg.model.trust_remote_code,
                                chat=cfg.task == "sft")
     if cfg.task == "classify":
         tokenizer.padding_side = "right" if family and family.encoder else "left"

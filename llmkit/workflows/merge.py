@@ -12,10 +12,10 @@ from llmkit.run_dir import RunRecord, check_output_dir, prepare_output_dir, savi
 
 
 def run(cfg: MergeConfig) -> dict[str, Any]:
-    from llmkit.models.finetuned import load_finetuned, read_manifest
+    from llmkit.inference.loader import load_for_inference
+    from llmkit.models.finetuned import read_manifest
     from llmkit.tuning.methods import get_method
     from llmkit.tuning.save_formats import SAVE_FORMATS
-    from llmkit.workflows.builtin_base import expand_builtin_base
 
     if not cfg.adapter or not cfg.output:
         raise LlmkitError("merge needs the fine-tuning output to merge and an --output folder")
@@ -29,9 +29,9 @@ def run(cfg: MergeConfig) -> dict[str, Any]:
     inputs = [cfg.adapter, cfg.base]
     check_output_dir(output, cfg.overwrite, inputs)
     # A QLoRA adapter merges into the full-precision base: merging into 4-bit weights would re-quantise.
-    model, tokenizer = load_finetuned(cfg.adapter, base=cfg.base or expand_builtin_base(manifest.base_model),
-                                      dtype="float32", quantized=False)
-    model = form.merge(model)
+    loaded = load_for_inference(cfg.base, adapter=cfg.adapter, dtype="float32", quantized=False, task=None,
+                                job="merge")
+    model, tokenizer = form.merge(loaded.model), loaded.tokenizer
     prepare_output_dir(output, cfg.overwrite, inputs)
     record = RunRecord(output, "merge", cfg)
     with saving_into(output) as staging:

@@ -14,6 +14,7 @@ from typing import Any
 
 from llmkit import console
 from llmkit.config.pretrain import PretrainConfig
+from llmkit.distributed import weights_are_sharded
 from llmkit.errors import LlmkitError
 from llmkit.pretraining.architectures import Vocabulary, build_model, is_masked_lm
 from llmkit.pretraining.loop import Blocks, LogHooks, Masking, Pretrainer
@@ -27,8 +28,8 @@ from llmkit.run_dir import (
     prepare_output_dir,
     saving_into,
 )
-from llmkit.training import save_loss_curve, weights_are_sharded
 from llmkit.training.checkpoints import CHECKPOINTS, checkpoint_to_resume
+from llmkit.training.trainer import save_loss_curve
 
 SAMPLES = "samples.jsonl"
 
