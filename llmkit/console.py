@@ -6,8 +6,9 @@ multi-process run speaks and library users can silence llmkit with `set_quiet(Tr
 
 from __future__ import annotations
 
-import os
 import sys
+
+from llmkit.distributed import is_main_process
 
 _quiet = False
 
@@ -15,11 +16,6 @@ _quiet = False
 def set_quiet(quiet: bool) -> None:
     global _quiet
     _quiet = quiet
-
-
-def is_main_process() -> bool:
-    # Set by torchrun and accelerate launch; absent in a plain single-process run.
-    return os.environ.get("RANK", "0") == "0"
 
 
 def info(message: str = "") -> None:

@@ -12,21 +12,16 @@ GPUs, and on a machine without one it starts N CPU ranks that talk over gloo (`-
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from llmkit import console
+from llmkit.distributed import is_main_process, world_size
 from llmkit.errors import LlmkitError
 
 NUM_PROCESSES_FLAG = "--num-processes"
-
-
-def world_size() -> int:
-    """Processes in this run: set by accelerate launch and torchrun, 1 in a plain run."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def accelerate_command(num_processes: int, llmkit_args: list[str]) -> list[str]:
@@ -85,6 +80,6 @@ def run_job(run: Callable[[Any], dict[str, Any]], cfg: Any, num_processes: int =
 
         target = HubTarget.from_environment(push_to_hub)  # a missing token fails before training, not after
     result = run(cfg)
-    if target is not None and console.is_main_process():
+    if target is not None and is_main_process():
         target.push(result["output"])
     return result

@@ -22,7 +22,7 @@ from typing import Any
 
 from llmkit import __version__
 from llmkit.config import to_dict, to_yaml
-from llmkit.console import is_main_process
+from llmkit.distributed import is_main_process
 from llmkit.errors import LlmkitError
 from llmkit.jobs import get_job
 

@@ -26,6 +26,7 @@ def llmkit(monkeypatch, capsys, *args) -> tuple[int, str]:
     from llmkit.cli import main
 
     monkeypatch.setattr(sys, "argv", ["llmkit", *map(str, args)])
+    capsys.readouterr()  # only what the command writes
     code = 0
     try:
         main()
@@ -85,7 +86,7 @@ def test_a_new_method_is_one_table_entry(tiny_base, tmp_path, monkeypatch, capsy
     monkeypatch.setitem(METHODS, "norms", Method("norms", "-", "-", build_norms, "trained", lr=3e-2,
                                                  merge_refusal="norm gains are kept apart for this test"))
     code, err = llmkit(monkeypatch, capsys, "merge", output, "--output", tmp_path / "refused")
-    assert code == 2 and err.strip() == "error: norms cannot be merged: norm gains are kept apart for this test"
+    assert code == 2 and err.splitlines() == ["error: norms cannot be merged: norm gains are kept apart for this test"]
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typing import Any
 
 from llmkit import console
 from llmkit.config.classic import ClassicTrainConfig
+from llmkit.distributed import is_main_process
 from llmkit.errors import LlmkitError
 from llmkit.models.classic.registry import Preset
 from llmkit.run_dir import RunRecord, prepare_output_dir, saving_into
@@ -59,7 +60,7 @@ def run(cfg: ClassicTrainConfig, preset: Preset, options: dict[str, Any], output
     # 3. Train.
     args = training_arguments(cfg.train, output, has_eval=True, remove_unused_columns=False)
     record = None
-    if console.is_main_process():
+    if is_main_process():
         prepare_output_dir(output, cfg.overwrite, cfg)
         record = RunRecord(output, "train", cfg)
         record.update(model={"preset": preset.name, "class": type(model).__name__, "parameters": n_params},

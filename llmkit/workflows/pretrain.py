@@ -14,7 +14,7 @@ from typing import Any
 
 from llmkit import console
 from llmkit.config.pretrain import PretrainConfig
-from llmkit.distributed import weights_are_sharded
+from llmkit.distributed import is_main_process, weights_are_sharded, world_size
 from llmkit.errors import LlmkitError
 from llmkit.pretraining.architectures import Vocabulary, build_model, is_masked_lm
 from llmkit.pretraining.loop import Blocks, LogHooks, Masking, Pretrainer
@@ -52,7 +52,7 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     # 1. Tokenizer: trained on the corpus (or reused), saved first so that a resumed run reads the same one.
     record.start("tokenizer")
     tokenizer = pretrain_tokenizer(cfg, texts, output if resume_from else None)
-    if console.is_main_process():
+    if is_main_process():
         tokenizer.save_pretrained(output)
     record.stop("tokenizer")
 
@@ -71,13 +71,11 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
     flops = model_flops_per_token(model, cfg.corpus.block_size)
     peak, peak_source = device_peak_tflops(cfg.monitor.peak_tflops, cfg.train.bf16)
     masking = _masking(tokenizer) if is_masked_lm(cfg.arch.type) else None
-    from llmkit.launch import world_size
-
     rows_per_step = cfg.train.batch_size * cfg.train.grad_accum * world_size()  # an epoch is shared by the ranks
     total_steps = cfg.train.max_steps or math.ceil(cfg.train.epochs * len(train_blocks) / rows_per_step)
     trainer = Pretrainer(model, train_blocks, cfg.train, total_steps, masking=masking, flops_per_token=flops,
                          peak_tflops=peak)
-    if console.is_main_process():
+    if is_main_process():
         weights = sum(p.numel() * p.element_size() for p in model.parameters())
         check_free_space(output, weights + checkpoint_bytes(weights, total_steps, cfg.monitor.save_steps,
                                                             cfg.monitor.keep_checkpoints),
@@ -216,7 +214,7 @@ def _log_samples(cfg: PretrainConfig, model: Any, tokenizer: Any, blocks: Blocks
         rows = causal_samples(model, tokenizer, blocks, cfg.monitor.samples, cfg.monitor.sample_tokens)
         lines = [f"  {r['prompt']!r} -> {r['continuation']!r}" for r in rows]
     console.info(f"step {step} samples:\n" + "\n".join(lines))
-    if not console.is_main_process():
+    if not is_main_process():
         return
     with open(record.path.parent / SAMPLES, "a", encoding="utf-8") as f:
         for row in rows:

@@ -19,6 +19,7 @@ import numpy as np
 from llmkit import console
 from llmkit.config.classic import ClassicTrainConfig
 from llmkit.data.images import ModelInputs
+from llmkit.distributed import is_main_process
 from llmkit.errors import LlmkitError
 from llmkit.models.classic.registry import Preset, get_preset
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir, saving_into
@@ -31,7 +32,7 @@ def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
     preset = get_preset(cfg.model.name)
     options = parse_options(cfg.model.options, preset)
     output = Path(cfg.output) if cfg.output else default_output("train", preset.name)
-    main = console.is_main_process()
+    main = is_main_process()
     if main:
         check_output_dir(output, cfg.overwrite, cfg)
     if preset.input == "text" or cfg.data.path.endswith(".txt"):
