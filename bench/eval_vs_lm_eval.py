@@ -100,7 +100,7 @@ def run_llmkit(model_path: str, root: Path, shots: int) -> list[dict]:
     from llmkit.inference.loader import load_for_inference
 
     bench = FORMATS["ceval"].load(root, "val")
-    loaded = load_for_inference(model_path, dtype="float32", job="the comparison")
+    loaded = load_for_inference(model_path, dtype="float32", task="sft", job="the comparison")
     model, tokenizer = loaded.model, loaded.tokenizer
     # Both sets of continuations this part compares: the letters and the option texts.
     cfg = ChoiceSection(methods=["loglikelihood", "loglikelihood_option"], primary="loglikelihood", shots=shots)

@@ -165,7 +165,8 @@ class LocalJudge:
         from llmkit.eval.answer_scoring import generate_answers
         from llmkit.inference.loader import load_for_inference
 
-        judge = load_for_inference(self.path, trust_remote_code=self.trust_remote_code, job="the judge")
+        judge = load_for_inference(self.path, trust_remote_code=self.trust_remote_code, task="sft",
+                                   job="the judge")
         return generate_answers(judge.model, judge.tokenizer, conversations, max_new_tokens=self.max_tokens,
                                 batch_size=self.batch_size, desc="judging")
 

@@ -47,13 +47,13 @@ class CardFacts:
 
 # peft's prompt-learning adapters (prefix tuning, P-tuning v2, prompt tuning, P-tuning) load in plain peft but
 # do not generate there (peft 0.21 on transformers 5): transformers hands the KV cache over as `cache`, peft
-# looks for `past_key_values`, sees none, and injects its prompt again at every step. load_finetuned applies
+# looks for `past_key_values`, sees none, and injects its prompt again at every step. llmkit's loader applies
 # llmkit's fix (llmkit/tuning/prompt_generation.py).
 PROMPT_LEARNING = ("PREFIX_TUNING", "PROMPT_TUNING", "P_TUNING")
 PLAIN_PEFT_GENERATION_BUG = (
     "\n# Plain `PeftModel.from_pretrained` loads this adapter too, but with peft 0.21 on transformers 5 its\n"
     "# `generate` misapplies the trained prompt (the KV cache arrives as `cache`, peft looks for\n"
-    "# `past_key_values`), so answers ignore the question; load_finetuned fixes that.")
+    "# `past_key_values`), so answers ignore the question; load_for_inference fixes that.")
 
 
 def model_card(folder: Path, repo: str, license: str) -> str:
@@ -111,8 +111,9 @@ def _kind(folder: Path, repo: str, manifest: dict[str, Any], record: dict[str, A
     auto, pipeline_tag = ("AutoModelForSequenceClassification", "text-classification") if task == "classify" \
         else ("AutoModelForCausalLM", "text-generation")
     form = SAVE_FORMATS.get(manifest.get("format") or ("adapter" if adapter else ""))
-    llmkit_load = (f'from llmkit.models.finetuned import load_finetuned\n\n'
-                   f'model, tokenizer = load_finetuned("{repo}")  # fetches the base model too')
+    llmkit_load = (f'from llmkit.inference import load_for_inference\n\n'
+                   f'loaded = load_for_inference(None, adapter="{repo}")  # fetches (or builds) the base model too\n'
+                   f'model, tokenizer = loaded.model, loaded.tokenizer')
     if form is not None and form.name == "adapter":
         peft_type = adapter.get("peft_type", "peft").lower()
         plain = (f'from peft import PeftModel\nfrom transformers import {auto}\n\n'

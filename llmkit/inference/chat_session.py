@@ -26,7 +26,8 @@ class ChatSession:
         manifest); see llmkit.inference.loader."""
         from llmkit.inference.loader import load_for_inference
 
-        loaded = load_for_inference(model, adapter=adapter, trust_remote_code=trust_remote_code, job="chat")
+        loaded = load_for_inference(model, adapter=adapter, trust_remote_code=trust_remote_code, task="sft",
+                                    job="chat")
         return cls(loaded.model, loaded.tokenizer, **options)
 
     def ask(self, prompt: str, echo: bool = True) -> str:

@@ -26,12 +26,11 @@ class InferenceModel:
 
 
 def load_for_inference(model: str | None, *, adapter: str | None = None, dtype: str = "auto",
-                       trust_remote_code: bool = False, quantized: bool = True, task: str | None = "sft",
+                       trust_remote_code: bool = False, quantized: bool = True, task: str | None = None,
                        job: str = "generation") -> InferenceModel:
     """The model `model` [+ `adapter`] names, in eval mode, with its tokenizer.
 
-    `task` is the fine-tuning task the caller needs (sft: a causal LM; None: any, as merging takes
-    classifiers too); `job` names the caller in the errors. quantized=False loads a
+    `task` is the fine-tuning task the caller needs (sft: a causal LM, as chat and eval do; None: any); `job` names the caller in the errors. quantized=False loads a
     QLoRA adapter onto a full-precision base (what merging wants).
     """
     from llmkit.hub.resolve import resolve_source

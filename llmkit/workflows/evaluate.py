@@ -201,7 +201,7 @@ def load_eval_model(section: EvalModelSection) -> tuple[Any, Any, list[str]]:
 
     model = section.path or (None if section.adapter else BUILTIN_BASE_NAME)
     loaded = load_for_inference(model, adapter=section.adapter, dtype=section.dtype,
-                                trust_remote_code=section.trust_remote_code, job="eval")
+                                trust_remote_code=section.trust_remote_code, task="sft", job="eval")
     return loaded.model, loaded.tokenizer, loaded.sources
 
 

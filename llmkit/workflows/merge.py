@@ -29,7 +29,7 @@ def run(cfg: MergeConfig) -> dict[str, Any]:
     inputs = [cfg.adapter, cfg.base]
     check_output_dir(output, cfg.overwrite, inputs)
     # A QLoRA adapter merges into the full-precision base: merging into 4-bit weights would re-quantise.
-    loaded = load_for_inference(cfg.base, adapter=cfg.adapter, dtype="float32", quantized=False, task=None,
+    loaded = load_for_inference(cfg.base, adapter=cfg.adapter, dtype="float32", quantized=False,
                                 job="merge")
     model, tokenizer = form.merge(loaded.model), loaded.tokenizer
     prepare_output_dir(output, cfg.overwrite, inputs)

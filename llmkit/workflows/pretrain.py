@@ -207,11 +207,11 @@ def _log_samples(cfg: PretrainConfig, model: Any, tokenizer: Any, blocks: Blocks
     from llmkit.pretraining.samples import causal_samples, fill_mask_examples
 
     if is_masked_lm(cfg.arch.type):
-        rows = fill_mask_examples(model, tokenizer, blocks, cfg.monitor.samples, cfg.monitor.sample_tokens,
+        rows = fill_mask_examples(model, tokenizer, blocks, cfg.monitor.num_samples, cfg.monitor.sample_tokens,
                                   cfg.train.seed)
         lines = [f"  {r['masked']!r} -> {r['filled']!r} ({r['correct']} right)" for r in rows]
     else:
-        rows = causal_samples(model, tokenizer, blocks, cfg.monitor.samples, cfg.monitor.sample_tokens)
+        rows = causal_samples(model, tokenizer, blocks, cfg.monitor.num_samples, cfg.monitor.sample_tokens)
         lines = [f"  {r['prompt']!r} -> {r['continuation']!r}" for r in rows]
     console.info(f"step {step} samples:\n" + "\n".join(lines))
     if not is_main_process():
