@@ -270,7 +270,8 @@ def test_an_adapter_on_the_built_in_base_is_loaded_with_llmkit_in_its_card(tmp_p
     (adapter / "llmkit_finetune.json").write_text(json.dumps({"method": "lora", "task": "sft", "format": "adapter",
                                                                "base_model": BUILTIN_BASE_NAME}))
     card = model_card(adapter, "bob/demo-lora", "apache-2.0")
-    assert 'load_for_inference(None, adapter="bob/demo-lora")' in card and "from_pretrained(\"llmkit-llama-tiny\")" not in card
+    assert 'load_for_inference(None, adapter="bob/demo-lora")' in card
+    assert "from_pretrained(\"llmkit-llama-tiny\")" not in card
     assert "base_model" not in _card_metadata(card)  # not a Hub id
 
 
@@ -282,7 +283,8 @@ def test_a_prompt_learning_adapter_is_loaded_with_llmkit_in_its_card(tmp_path, p
     (adapter / "llmkit_finetune.json").write_text(json.dumps({"method": "prompt", "task": "sft", "format": "adapter",
                                                                "base_model": "HuggingFaceTB/SmolLM2-135M-Instruct"}))
     card = model_card(adapter, "bob/numerals-prompt", "apache-2.0")
-    assert 'load_for_inference(None, adapter="bob/numerals-prompt")' in card  # plain peft's generate misapplies the prompt
+    # plain peft's generate misapplies the prompt
+    assert 'load_for_inference(None, adapter="bob/numerals-prompt")' in card
     assert "`past_key_values`" in card and "PeftModel.from_pretrained(base" not in card
     assert _card_metadata(card)["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
 

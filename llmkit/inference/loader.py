@@ -30,7 +30,8 @@ def load_for_inference(model: str | None, *, adapter: str | None = None, dtype: 
                        job: str = "generation") -> InferenceModel:
     """The model `model` [+ `adapter`] names, in eval mode, with its tokenizer.
 
-    `task` is the fine-tuning task the caller needs (sft: a causal LM, as chat and eval do; None: any); `job` names the caller in the errors. quantized=False loads a
+    `task` is the fine-tuning task the caller needs (sft: a causal LM, as chat and eval do; None: any);
+    `job` names the caller in the errors. quantized=False loads a
     QLoRA adapter onto a full-precision base (what merging wants).
     """
     from llmkit.hub.resolve import resolve_source
