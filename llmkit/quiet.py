@@ -7,6 +7,8 @@
   activation checkpointing) when peft or the Trainer use the old names: nothing a user can change.
 - peft warns "Position ids are not supported for parameter efficient tuning" whenever generation hands
   position ids to a prompt-learning model, which then counts positions itself, as it should.
+- accelerate's `save_state` logs "Removed shared tensor {'lm_head.weight'} while saving" for every checkpoint of
+  a model with tied embeddings: loading ties them again, so nothing is lost.
 - Progress bars redraw many times a second; in a log file (stderr not a terminal) each redraw is kept,
   so there they redraw at most every 30 s.
 """
@@ -26,6 +28,7 @@ def quiet_bitsandbytes(quiet: bool = True) -> None:
 
 
 def quiet_library_warnings() -> None:
+    logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=r".*deprecated", category=FutureWarning)
     warnings.filterwarnings("ignore", message="Position ids are not supported", category=UserWarning)
 

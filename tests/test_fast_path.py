@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llmkit.config.sections import TrainSection
-from llmkit.training import liger_enabled, training_arguments
+from llmkit.training.trainer import liger_enabled, training_arguments
 
 
 def test_cpu_gets_no_gpu_kernels(tmp_path):

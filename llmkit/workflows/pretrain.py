@@ -97,9 +97,7 @@ def run(cfg: PretrainConfig) -> dict[str, Any]:
                              sample_steps=monitor.sample_steps, save_steps=monitor.save_steps,
                              checkpoint_dir=output / CHECKPOINTS, keep_checkpoints=monitor.keep_checkpoints)
     record.stop("train")
-    record.update(distributed={"world_size": trainer.accelerator.num_processes,
-                               "per_device_batch_size": cfg.train.batch_size, "grad_accum": cfg.train.grad_accum,
-                               "global_batch_size": trainer.rows_per_step, **trainer.replicas()})
+    record.update(distributed=trainer.replicas())
 
     # 5. Save a model that the Auto classes load; a finished run needs no checkpoints.
     final_eval = next(e for e in reversed(trainer.log_history) if "eval_loss" in e)
