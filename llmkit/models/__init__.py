@@ -1,1 +1,1 @@
-"""Models: llmkit's built-in base model (and, later, classic networks registered with Auto classes)."""
+"""Models: loading checkpoints (transformers, GGUF, quantised), fine-tuning outputs, classic networks and DCGAN."""
