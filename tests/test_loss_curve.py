@@ -2,7 +2,7 @@
 
 import matplotlib.axes
 
-from llmkit.training.trainer import LOSS_CURVE, save_loss_curve
+from llmkit.plots.loss_curve import LOSS_CURVE, save_loss_curve
 
 
 def _plotted(monkeypatch):

@@ -1,4 +1,4 @@
-"""Pictures a run saves as PNG: a classifier's confusion matrix and accuracy curve, grids of generated images."""
+"""Pictures a run saves as PNG: loss curves, a classifier's confusion matrix and accuracy curve, image grids."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""Generated images as PNG: tiled into one grid, or one file each.
-
-Loss curves: llmkit.training.trainer.save_loss_curve.
-"""
+"""Generated images as PNG: tiled into one grid, or one file each."""
 
 from __future__ import annotations
 

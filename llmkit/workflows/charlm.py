@@ -18,9 +18,10 @@ from llmkit.config.classic import ClassicTrainConfig
 from llmkit.distributed import is_main_process
 from llmkit.errors import LlmkitError
 from llmkit.models.classic.registry import Preset
+from llmkit.plots.loss_curve import save_loss_curve
 from llmkit.run_dir import RunRecord, prepare_output_dir, saving_into
 from llmkit.training.replicas import distributed_summary
-from llmkit.training.trainer import save_loss_curve, train_summary, training_arguments
+from llmkit.training.trainer import train_summary, training_arguments
 
 
 def run(cfg: ClassicTrainConfig, preset: Preset, options: dict[str, Any], output: Path) -> dict[str, Any]:

@@ -62,9 +62,9 @@ def run(cfg: DiffusionConfig) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     from llmkit.data.generative_images import load_training_images
+    from llmkit.plots.loss_curve import save_loss_curve
     from llmkit.training.accelerator import build_accelerator
     from llmkit.training.schedule import warmup_steps
-    from llmkit.training.trainer import save_loss_curve
 
     # 1. Output folder and images.
     output = Path(cfg.output) if cfg.output else default_output("diffusion", "ddpm")

@@ -78,9 +78,9 @@ def run(cfg: DiffusionFinetuneConfig) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     from llmkit.data.generative_images import load_training_images
+    from llmkit.plots.loss_curve import save_loss_curve
     from llmkit.training.accelerator import build_accelerator
     from llmkit.training.schedule import warmup_steps
-    from llmkit.training.trainer import save_loss_curve
     from llmkit.workflows.diffusion_sample import is_text_to_image, load_pipeline
 
     # 1. The pipeline and the captioned images; everything checked before training.

@@ -22,6 +22,7 @@ from llmkit.config import to_dict
 from llmkit.config.finetune import FinetuneConfig
 from llmkit.distributed import is_main_process, weights_are_sharded, world_size
 from llmkit.errors import LlmkitError, RunInterrupted
+from llmkit.plots.loss_curve import save_loss_curve
 from llmkit.run_dir import (
     RunRecord,
     check_free_space,
@@ -35,7 +36,7 @@ from llmkit.run_dir import (
 )
 from llmkit.training.checkpoints import CHECKPOINTS, checkpoint_to_resume, checkpoints
 from llmkit.training.replicas import distributed_summary
-from llmkit.training.trainer import save_loss_curve, save_sharded_model, train_summary, training_arguments
+from llmkit.training.trainer import save_sharded_model, train_summary, training_arguments
 from llmkit.tuning.families import Family
 from llmkit.tuning.method import Method, parameter_counts
 from llmkit.tuning.methods import get_method

@@ -62,8 +62,8 @@ def run(cfg: GanConfig) -> dict[str, Any]:
         DCGANGenerator,
         DCGANGeneratorConfig,
     )
+    from llmkit.plots.loss_curve import save_loss_curve
     from llmkit.training.accelerator import build_accelerator
-    from llmkit.training.trainer import save_loss_curve
 
     # 1. Output folder and images: everything a user can get wrong fails before training starts.
     output = Path(cfg.output) if cfg.output else default_output("gan", "dcgan")

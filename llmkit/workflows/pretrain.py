@@ -16,6 +16,7 @@ from llmkit import console
 from llmkit.config.pretrain import PretrainConfig
 from llmkit.distributed import is_main_process, weights_are_sharded, world_size
 from llmkit.errors import LlmkitError
+from llmkit.plots.loss_curve import save_loss_curve
 from llmkit.pretraining.architectures import Vocabulary, build_model, is_masked_lm
 from llmkit.pretraining.loop import Blocks, LogHooks, Masking, Pretrainer
 from llmkit.pretraining.presets import apply_preset
@@ -29,7 +30,6 @@ from llmkit.run_dir import (
     saving_into,
 )
 from llmkit.training.checkpoints import CHECKPOINTS, checkpoint_to_resume
-from llmkit.training.trainer import save_loss_curve
 
 SAMPLES = "samples.jsonl"
 

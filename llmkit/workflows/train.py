@@ -22,9 +22,10 @@ from llmkit.data.images import ModelInputs
 from llmkit.distributed import is_main_process
 from llmkit.errors import LlmkitError
 from llmkit.models.classic.registry import Preset, get_preset
+from llmkit.plots.loss_curve import save_loss_curve
 from llmkit.run_dir import RunRecord, check_output_dir, default_output, prepare_output_dir, saving_into
 from llmkit.training.replicas import distributed_summary
-from llmkit.training.trainer import save_loss_curve, save_sharded_model, train_summary, training_arguments
+from llmkit.training.trainer import save_sharded_model, train_summary, training_arguments
 
 
 def run(cfg: ClassicTrainConfig) -> dict[str, Any]:
